@@ -2,6 +2,9 @@ package policies
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -202,5 +205,56 @@ func TestStackPolicyReportsOnTheOffendingResource(t *testing.T) {
 	if len(rec.got) != 1 || rec.got[0].urn != "urn:dep" || !strings.Contains(rec.got[0].msg, "no PodDisruptionBudget") ||
 		!strings.Contains(rec.got[0].msg, "Remediation:") {
 		t.Errorf("got %q", rec.got)
+	}
+}
+
+// TestStackPolicyConfigs checks the per-stack files passed with --policy-pack-config: every key names a
+// policy of the pack (or "all"), every level is one the engine accepts, and properties match the schema.
+func TestStackPolicyConfigs(t *testing.T) {
+	files, err := filepath.Glob("config/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no policy configs: %v", err)
+	}
+	pack := mustPack(t, Options{Profile: "prod"})
+	levels := []string{"advisory", "mandatory", "disabled"}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for name, v := range cfg {
+			var level string
+			var p policyx.Policy
+			if name != "all" {
+				p = policyByName(t, pack, name)
+			}
+			switch v := v.(type) {
+			case string:
+				level = v
+			case map[string]any:
+				level, _ = v["enforcementLevel"].(string)
+				for k := range v {
+					if k == "enforcementLevel" {
+						continue
+					}
+					if p == nil || p.ConfigSchema() == nil || p.ConfigSchema().Properties[k] == nil {
+						t.Errorf("%s: %s has no config property %q", file, name, k)
+					}
+				}
+			default:
+				t.Errorf("%s: %s: %v is neither a level nor an object", file, name, v)
+			}
+			if level != "" && !slices.Contains(levels, level) {
+				t.Errorf("%s: %s: level %q", file, name, level)
+			}
+		}
+		// A stack must not silence the preview advisories into failures: unknowns are decided at up.
+		if l, _ := cfg[UnknownPolicy].(string); l != "advisory" {
+			t.Errorf("%s: %s must stay advisory, got %q", file, UnknownPolicy, l)
+		}
 	}
 }

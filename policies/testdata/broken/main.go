@@ -7,10 +7,14 @@
 //	kafka-topic-replication  KafkaTopic with 1 replica (and min.insync.replicas 1) in the prod profile
 //
 // `pulumi preview --policy-pack bin/ordermesh-policies` on it must exit non-zero and name each of them. Set
-// config broken:renderDir to preview without a cluster (the provider writes YAML instead).
+// BROKEN_RENDER_DIR to preview without a cluster (the provider writes YAML there instead); it is read from
+// the environment so that the committed stack file (Pulumi.broken.yaml, salt for passphrase "dev") never
+// changes.
 package main
 
 import (
+	"os"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -18,7 +22,6 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
 
 const ns = "policy-broken"
@@ -29,7 +32,7 @@ func main() {
 
 func run(ctx *pulumi.Context) error {
 	var opts []pulumi.ResourceOption
-	if dir := config.Get(ctx, "broken:renderDir"); dir != "" {
+	if dir := os.Getenv("BROKEN_RENDER_DIR"); dir != "" {
 		p, err := kubernetes.NewProvider(ctx, "render", &kubernetes.ProviderArgs{
 			RenderYamlToDirectory: pulumi.String(dir),
 		})
