@@ -22,12 +22,15 @@ const (
 // ServiceNames lists the reference services in deployment order.
 var ServiceNames = []string{OrderService, PaymentService, InventoryService, ShippingService, OrderQueryService, NotificationService}
 
-// The order domain topics; each has a DLQSuffix partner.
+// The order domain topics (the names apps/internal/topics uses); each has a DLQSuffix partner.
 const (
-	OrdersTopic    = "orders.events"
-	PaymentsTopic  = "payments.events"
-	InventoryTopic = "inventory.events"
-	ShippingTopic  = "shipping.events"
+	OrdersTopic            = "orders.events"
+	InventoryCommandsTopic = "inventory.commands"
+	InventoryTopic         = "inventory.events"
+	PaymentCommandsTopic   = "payment.commands"
+	PaymentsTopic          = "payment.events"
+	ShippingCommandsTopic  = "shipping.commands"
+	ShippingTopic          = "shipping.events"
 
 	// DLQSuffix names a topic's dead-letter partner.
 	DLQSuffix = ".dlq"
@@ -45,6 +48,9 @@ var orderMethods = []string{
 	"/ordermesh.order.v1.OrderService/GetOrder",
 	"/ordermesh.order.v1.OrderService/CancelOrder",
 }
+
+// queryMethods are the gRPC methods the ingress gateway may call on the order-query service.
+var queryMethods = []string{"/ordermesh.query.v1.OrderQueryService/GetOrderView"}
 
 // ParseProfile returns the profile named s.
 func ParseProfile(s string) (Profile, error) {
@@ -106,7 +112,10 @@ func Defaults(p Profile) (*Config, error) {
 			DLQRetentionHours: pick(72, 168, 336),
 			StorageSize:       pickS("1Gi", "20Gi", "100Gi"),
 			Port:              9092,
-			Topics:            []string{OrdersTopic, PaymentsTopic, InventoryTopic, ShippingTopic},
+			Topics: []string{
+				OrdersTopic, InventoryCommandsTopic, InventoryTopic, PaymentCommandsTopic, PaymentsTopic,
+				ShippingCommandsTopic, ShippingTopic,
+			},
 			Resources: Resources{
 				Requests: ResourceList{CPU: pickS("250m", "500m", "1"), Memory: pickS("1Gi", "2Gi", "4Gi")},
 				Limits:   ResourceList{CPU: pickS("1", "2", "4"), Memory: pickS("1Gi", "2Gi", "4Gi")},
@@ -174,23 +183,25 @@ func Defaults(p Profile) (*Config, error) {
 		}
 		switch name {
 		case OrderService:
+			// The saga orchestrator: commands out, participant events in.
 			s.Callers = []string{IngressGateway}
 			s.Methods = slices.Clone(orderMethods)
-			s.Produces = []string{OrdersTopic}
-			s.Consumes = []string{PaymentsTopic, InventoryTopic, ShippingTopic}
+			s.Produces = []string{OrdersTopic, InventoryCommandsTopic, PaymentCommandsTopic, ShippingCommandsTopic}
+			s.Consumes = []string{InventoryTopic, PaymentsTopic, ShippingTopic}
 		case PaymentService:
 			s.Produces = []string{PaymentsTopic}
-			s.Consumes = []string{OrdersTopic}
+			s.Consumes = []string{PaymentCommandsTopic}
 			s.NeedsVault = true
 		case InventoryService:
 			s.Produces = []string{InventoryTopic}
-			s.Consumes = []string{OrdersTopic}
+			s.Consumes = []string{InventoryCommandsTopic}
 		case ShippingService:
 			s.Produces = []string{ShippingTopic}
-			s.Consumes = []string{OrdersTopic, PaymentsTopic, InventoryTopic}
+			s.Consumes = []string{ShippingCommandsTopic}
 		case OrderQueryService:
 			s.Callers = []string{IngressGateway}
-			s.Consumes = []string{OrdersTopic, PaymentsTopic, InventoryTopic, ShippingTopic}
+			s.Methods = slices.Clone(queryMethods)
+			s.Consumes = []string{OrdersTopic, InventoryTopic, PaymentsTopic, ShippingTopic}
 		case NotificationService:
 			s.Consumes = []string{OrdersTopic, ShippingTopic}
 			// A background worker: nothing routes requests to it, so no canary split.

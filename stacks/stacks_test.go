@@ -224,7 +224,7 @@ func TestResolveReportsEveryProblemAtOnce(t *testing.T) {
 				`ordermesh:kafka.topics[1] = "orders.events.dlq": must not end in .dlq`,
 				`ordermesh:kafka.topics[2] = "orders.events": must be unique`,
 				`ordermesh:services.notification.consumes[2] = "refunds.events": unknown topic; allowed: orders.events`,
-				`ordermesh:services.payment.produces[0] = "payments.events": unknown topic`,
+				`ordermesh:services.payment.produces[0] = "payment.events": unknown topic`,
 			},
 		},
 		{
