@@ -308,7 +308,8 @@ func TestUninstallStopsK3sAndRemovesItsFiles(t *testing.T) {
 	ctx := context.Background()
 	spec := f.localSpec(t, h, v1)
 	spec.Firewall = &Firewall{Enabled: true, Peers: []string{"127.0.0.2"}, ApplyCommand: "nft -c -f", RemoveCommand: "true"}
-	n, err := connect(ctx, RoleServer, spec, nil)
+	start := time.Now()
+	n, err := connect(ctx, RoleServer, spec, func(s string) { t.Logf("%v %s", time.Since(start), s) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,11 @@ kubectl)
 	done
 	[ -r "$kc" ] || { echo "stand-in kubectl: cannot read kubeconfig $kc" >&2; exit 1; }
 	data=$(sed -n 's/^# standin-data-dir: //p' "$kc")
-	alive() { [ -s "$data/standin.pid" ] && kill -0 "$(cat "$data/standin.pid")" 2>/dev/null; }
+	alive() {
+		[ -s "$data/standin.pid" ] || return 1
+		pid=$(cat "$data/standin.pid")
+		kill -0 "$pid" 2>/dev/null && ! grep -q ') Z ' "/proc/$pid/stat" 2>/dev/null
+	}
 	alive || { echo "stand-in kubectl: the connection to the server was refused" >&2; exit 1; }
 	case "$verb" in
 	get)
@@ -191,7 +195,8 @@ cat > "$BIN/k3s-killall.sh" <<EOF
 for d in "$data"; do
 	if [ -s "\$d/standin.pid" ]; then
 		pid=\$(cat "\$d/standin.pid"); kill "\$pid" 2>/dev/null || true
-		i=0; while kill -0 "\$pid" 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done
+		# A zombie (where PID 1 does not reap) counts as stopped.
+		i=0; while kill -0 "\$pid" 2>/dev/null && ! grep -q ') Z ' "/proc/\$pid/stat" 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done
 		rm -f "\$d/standin.pid"
 	fi
 done
