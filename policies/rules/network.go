@@ -117,6 +117,9 @@ var replicatedDeploymentPDB = Rule{
 			replicas := 1 // the Kubernetes default
 			if v, ok := rep.Num(); ok {
 				replicas = int(v)
+			} else if hpa, ok := hpaMinReplicas(rs, sw); ok {
+				// Autoscaled Deployments often leave spec.replicas unset; the HPA's floor is what drains meet.
+				replicas = hpa
 			}
 			if replicas < 2 {
 				continue
@@ -254,4 +257,27 @@ var workloadNetworkPolicy = Rule{
 		}
 		return f.out
 	},
+}
+
+// hpaMinReplicas returns the minReplicas of a HorizontalPodAutoscaler scaling the Deployment (1 when unset).
+func hpaMinReplicas(rs []Resource, sw stackWorkload) (int, bool) {
+	for _, r := range rs {
+		if g, k := kind(r.Type); g != "autoscaling" || k != "HorizontalPodAutoscaler" {
+			continue
+		}
+		if ns, _ := namespace(r); ns != sw.ns {
+			continue
+		}
+		spec := root(r.Props).Get("spec")
+		tk, _ := spec.Path("scaleTargetRef", "kind").Str()
+		tn, _ := spec.Path("scaleTargetRef", "name").Str()
+		if tk != "Deployment" || tn != displayName(sw.r) {
+			continue
+		}
+		if v, ok := spec.Get("minReplicas").Num(); ok {
+			return int(v), true
+		}
+		return 1, true
+	}
+	return 0, false
 }

@@ -124,6 +124,13 @@ var cases = []ruleCase{
 	{rule: "replicated-deployment-pdb", name: "maxUnavailable 0", res: []Resource{res(tDeployment, deployment),
 		res(tPDB, pdb("order", map[string]any{"app": "order"}, "maxUnavailable", 0))},
 		wantFail: []string{"allows no disruption (maxUnavailable 0)"}},
+	{rule: "replicated-deployment-pdb", name: "autoscaled without spec.replicas uses the HPA floor", res: []Resource{
+		res(tDeployment, with(deployment, "spec.replicas", deleted)),
+		res("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", map[string]any{
+			"metadata": map[string]any{"name": "order", "namespace": "orders"},
+			"spec": map[string]any{"minReplicas": 2, "maxReplicas": 6,
+				"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "order"}}})},
+		wantFail: []string{`Deployment "order" has 2 replicas but no PodDisruptionBudget`}},
 	{rule: "replicated-deployment-pdb", name: "replicas unknown", res: []Resource{res(tDeployment, with(deployment, "spec.replicas", unknown))},
 		wantUnknown: []string{"spec.replicas"}},
 
