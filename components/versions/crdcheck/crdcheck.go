@@ -123,10 +123,11 @@ func (s *Set) Validate(obj map[string]any) []error {
 	if !ok {
 		return []error{fmt.Errorf("no served CRD for %s %s", apiVersion, kind)}
 	}
-	// The API server validates metadata itself; CRD schemas leave it open.
+	// The API server handles apiVersion, kind and metadata itself; some CRD
+	// schemas (Istio's) do not even list them.
 	rest := make(map[string]any, len(obj))
 	for k, v := range obj {
-		if k != "metadata" {
+		if k != "metadata" && k != "apiVersion" && k != "kind" {
 			rest[k] = v
 		}
 	}

@@ -1,0 +1,174 @@
+package mesh
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Defaults applied by Args.applyDefaults.
+const (
+	DefaultNamespace        = "istio-system"
+	DefaultGatewayNamespace = "istio-ingress"
+	DefaultGatewayName      = "istio-ingressgateway"
+	DefaultTracingProvider  = "otel-tracing"
+	DefaultOTelPort         = 4317
+	DefaultSamplingPercent  = 1.0
+	DefaultOrderAPIPort     = 8080
+	DefaultOrderAPIPrefix   = "/"
+	DefaultOrderAPITimeout  = 10 * time.Second
+)
+
+// InjectionLabel turns on sidecar injection for a namespace.
+var InjectionLabel = map[string]string{"istio-injection": "enabled"}
+
+// Args configures the mesh. Every number is explicit; the stack profile
+// decides them.
+type Args struct {
+	// Namespace holds istiod and the mesh-wide (root namespace) policies.
+	// Default "istio-system".
+	Namespace string
+	// GatewayNamespace holds the ingress gateway. Default "istio-ingress".
+	GatewayNamespace string
+	// InstallOperators installs the base, istiod and gateway charts. nil
+	// means true. When false (Istio already installed, offline tests) no
+	// Helm resources are created, only the Istio custom resources and the
+	// namespace labels.
+	InstallOperators *bool
+	// AppNamespaces get sidecar injection and an allow-nothing
+	// AuthorizationPolicy. They must already exist (pass DependsOn).
+	AppNamespaces []string
+
+	// TracingSamplingPercent of requests traced by the proxies, 0..100.
+	// Nil means 1.
+	TracingSamplingPercent *float64
+	// OTelCollectorHost is the collector's in-cluster host name, e.g.
+	// "otel-collector.observability.svc.cluster.local". Required.
+	OTelCollectorHost string
+	// OTelCollectorPort is its OTLP gRPC port. Default 4317.
+	OTelCollectorPort int
+
+	// IngressHost is the public host name of the order API. Required.
+	IngressHost string
+	// IngressTLSSecret, when set, serves HTTPS on 443 with this secret (in
+	// GatewayNamespace) and redirects port 80 to it.
+	IngressTLSSecret string
+	// OrderAPI is the in-mesh destination of the public route.
+	OrderAPI Destination
+	// GatewayServiceType is the ingress Service type: LoadBalancer
+	// (default), NodePort or ClusterIP.
+	GatewayServiceType string
+}
+
+// Destination is a Service the ingress routes to.
+type Destination struct {
+	// Service name. Default "order".
+	Service string
+	// Namespace of the Service. Required.
+	Namespace string
+	// Port of the Service. Default 8080.
+	Port int
+	// PathPrefix routed to it. Default "/".
+	PathPrefix string
+	// Timeout of a request through the gateway. Default 10s.
+	Timeout time.Duration
+}
+
+var (
+	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	hostRE     = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
+
+func (a *Args) installOperators() bool { return a.InstallOperators == nil || *a.InstallOperators }
+
+func (a *Args) samplingPercent() float64 {
+	if a.TracingSamplingPercent == nil {
+		return DefaultSamplingPercent
+	}
+	return *a.TracingSamplingPercent
+}
+
+func (a *Args) applyDefaults() {
+	if a.Namespace == "" {
+		a.Namespace = DefaultNamespace
+	}
+	if a.GatewayNamespace == "" {
+		a.GatewayNamespace = DefaultGatewayNamespace
+	}
+	if a.OTelCollectorPort == 0 {
+		a.OTelCollectorPort = DefaultOTelPort
+	}
+	if a.GatewayServiceType == "" {
+		a.GatewayServiceType = "LoadBalancer"
+	}
+	if a.OrderAPI.Service == "" {
+		a.OrderAPI.Service = "order"
+	}
+	if a.OrderAPI.Port == 0 {
+		a.OrderAPI.Port = DefaultOrderAPIPort
+	}
+	if a.OrderAPI.PathPrefix == "" {
+		a.OrderAPI.PathPrefix = DefaultOrderAPIPrefix
+	}
+	if a.OrderAPI.Timeout == 0 {
+		a.OrderAPI.Timeout = DefaultOrderAPITimeout
+	}
+}
+
+func (a *Args) validate() error {
+	var errs []error
+	bad := func(field string, value any, allowed string) {
+		errs = append(errs, fmt.Errorf("mesh: %s = %v: %s", field, value, allowed))
+	}
+	label := func(field, v string) {
+		if !dnsLabelRE.MatchString(v) {
+			bad(field, fmt.Sprintf("%q", v), "must be a DNS-1123 label")
+		}
+	}
+	label("Namespace", a.Namespace)
+	label("GatewayNamespace", a.GatewayNamespace)
+	seen := map[string]bool{}
+	for i, ns := range a.AppNamespaces {
+		label(fmt.Sprintf("AppNamespaces[%d]", i), ns)
+		if seen[ns] {
+			bad(fmt.Sprintf("AppNamespaces[%d]", i), fmt.Sprintf("%q", ns), "is listed twice")
+		}
+		if ns == a.Namespace {
+			bad(fmt.Sprintf("AppNamespaces[%d]", i), fmt.Sprintf("%q", ns), "must not be the Istio root namespace")
+		}
+		seen[ns] = true
+	}
+	if p := a.samplingPercent(); p < 0 || p > 100 {
+		bad("TracingSamplingPercent", p, "must be 0..100")
+	}
+	if !hostRE.MatchString(a.OTelCollectorHost) {
+		bad("OTelCollectorHost", fmt.Sprintf("%q", a.OTelCollectorHost), "must be a DNS host name")
+	}
+	if a.OTelCollectorPort < 1 || a.OTelCollectorPort > 65535 {
+		bad("OTelCollectorPort", a.OTelCollectorPort, "must be 1..65535")
+	}
+	if !hostRE.MatchString(a.IngressHost) {
+		bad("IngressHost", fmt.Sprintf("%q", a.IngressHost), "must be a DNS host name")
+	}
+	if a.IngressTLSSecret != "" && !regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`).MatchString(a.IngressTLSSecret) {
+		bad("IngressTLSSecret", fmt.Sprintf("%q", a.IngressTLSSecret), "must be a Secret name")
+	}
+	label("OrderAPI.Service", a.OrderAPI.Service)
+	label("OrderAPI.Namespace", a.OrderAPI.Namespace)
+	if a.OrderAPI.Port < 1 || a.OrderAPI.Port > 65535 {
+		bad("OrderAPI.Port", a.OrderAPI.Port, "must be 1..65535")
+	}
+	if a.OrderAPI.PathPrefix[0] != '/' {
+		bad("OrderAPI.PathPrefix", fmt.Sprintf("%q", a.OrderAPI.PathPrefix), "must start with /")
+	}
+	if a.OrderAPI.Timeout < time.Millisecond {
+		bad("OrderAPI.Timeout", a.OrderAPI.Timeout, "must be >= 1ms")
+	}
+	switch a.GatewayServiceType {
+	case "LoadBalancer", "NodePort", "ClusterIP":
+	default:
+		bad("GatewayServiceType", fmt.Sprintf("%q", a.GatewayServiceType), "must be LoadBalancer, NodePort or ClusterIP")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,293 @@
+package mesh
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/ordermesh/ordermesh/components/versions"
+	"github.com/ordermesh/ordermesh/components/versions/crdcheck"
+)
+
+type recorded struct {
+	typ, name, parent string
+	inputs            map[string]any
+}
+
+type mocks struct {
+	mu        sync.Mutex
+	resources []recorded
+}
+
+func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	parent := ""
+	if args.RegisterRPC != nil {
+		parent = args.RegisterRPC.GetParent()
+	}
+	m.resources = append(m.resources, recorded{typ: args.TypeToken, name: args.Name, parent: parent, inputs: args.Inputs.Mappable()})
+	return args.Name + "-id", args.Inputs, nil
+}
+
+func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) { return args.Args, nil }
+
+func (m *mocks) ofType(typ string) []recorded {
+	var out []recorded
+	for _, r := range m.resources {
+		if r.typ == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (m *mocks) one(t *testing.T, typ string) map[string]any {
+	t.Helper()
+	rs := m.ofType(typ)
+	if len(rs) != 1 {
+		t.Fatalf("want one %s, got %d", typ, len(rs))
+	}
+	return rs[0].inputs
+}
+
+func pct(v float64) *float64 { return &v }
+
+func devArgs() *Args {
+	return &Args{
+		AppNamespaces:          []string{"orders"},
+		TracingSamplingPercent: pct(100),
+		OTelCollectorHost:      "otel-collector.observability.svc.cluster.local",
+		IngressHost:            "orders.localtest.me",
+		OrderAPI:               Destination{Namespace: "orders"},
+		GatewayServiceType:     "NodePort",
+	}
+}
+
+func prodArgs() *Args {
+	return &Args{
+		AppNamespaces:          []string{"orders", "orders-workers"},
+		TracingSamplingPercent: pct(5),
+		OTelCollectorHost:      "otel-collector.observability.svc.cluster.local",
+		IngressHost:            "api.ordermesh.example.com",
+		IngressTLSSecret:       "api-tls",
+		OrderAPI:               Destination{Namespace: "orders", Port: 8081, PathPrefix: "/v1/orders"},
+	}
+}
+
+func run(t *testing.T, args *Args) (*mocks, *Mesh, error) {
+	t.Helper()
+	m := &mocks{}
+	var mesh *Mesh
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		var err error
+		mesh, err = NewMesh(ctx, "mesh", args)
+		return err
+	}, pulumi.WithMocks("ordermesh", "test", m))
+	return m, mesh, err
+}
+
+func spec(in map[string]any) map[string]any { return in["spec"].(map[string]any) }
+
+func TestNewMeshInstallsPinnedChartsWithTracingProvider(t *testing.T) {
+	m, _, err := run(t, devArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	charts := m.ofType("kubernetes:helm.sh/v4:Chart")
+	if len(charts) != 3 {
+		t.Fatalf("want 3 charts, got %d", len(charts))
+	}
+	want := map[string]versions.Chart{"base": versions.IstioBase, "istiod": versions.Istiod, "gateway": versions.IstioGateway}
+	for _, c := range charts {
+		pin := want[c.inputs["chart"].(string)]
+		if c.inputs["version"] != pin.Version || c.inputs["version"] != "1.30.4" ||
+			c.inputs["repositoryOpts"].(map[string]any)["repo"] != pin.Repo {
+			t.Errorf("chart %s inputs = %v", c.name, c.inputs)
+		}
+		if c.inputs["chart"] == "istiod" {
+			mc := c.inputs["values"].(map[string]any)["meshConfig"].(map[string]any)
+			p := mc["extensionProviders"].([]any)[0].(map[string]any)
+			otel := p["opentelemetry"].(map[string]any)
+			if p["name"] != DefaultTracingProvider || otel["service"] != "otel-collector.observability.svc.cluster.local" || otel["port"] != 4317.0 {
+				t.Errorf("istiod extension provider = %v", p)
+			}
+		}
+		if c.inputs["chart"] == "gateway" && c.inputs["namespace"] != DefaultGatewayNamespace {
+			t.Errorf("gateway namespace = %v", c.inputs["namespace"])
+		}
+	}
+}
+
+func TestNewMeshWithoutOperatorsCreatesNoCharts(t *testing.T) {
+	off := false
+	args := prodArgs()
+	args.InstallOperators = &off
+	m, _, err := run(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.resources {
+		if strings.Contains(r.typ, "helm") {
+			t.Errorf("chart %s created with InstallOperators=false", r.name)
+		}
+	}
+	if len(m.ofType("kubernetes:security.istio.io/v1:PeerAuthentication")) != 1 {
+		t.Error("PeerAuthentication missing")
+	}
+}
+
+func TestNewMeshEnforcesStrictMTLSAndDenyByDefault(t *testing.T) {
+	m, _, err := run(t, prodArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := m.one(t, "kubernetes:security.istio.io/v1:PeerAuthentication")
+	if spec(pa)["mtls"].(map[string]any)["mode"] != "STRICT" || pa["metadata"].(map[string]any)["namespace"] != "istio-system" {
+		t.Errorf("PeerAuthentication = %v", pa)
+	}
+	aps := m.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy")
+	if len(aps) != 2 {
+		t.Fatalf("want an AuthorizationPolicy per app namespace, got %d", len(aps))
+	}
+	for _, ap := range aps {
+		if len(spec(ap.inputs)) != 0 {
+			t.Errorf("allow-nothing policy must have an empty spec, got %v", spec(ap.inputs))
+		}
+	}
+	patches := m.ofType("kubernetes:core/v1:NamespacePatch")
+	if len(patches) != 2 {
+		t.Fatalf("want 2 namespace patches, got %d", len(patches))
+	}
+	if l := patches[0].inputs["metadata"].(map[string]any)["labels"].(map[string]any); l["istio-injection"] != "enabled" {
+		t.Errorf("injection labels = %v", l)
+	}
+}
+
+func TestNewMeshSamplesTracesAtProfileRate(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args *Args
+		want float64
+	}{"dev": {devArgs(), 100}, "prod": {prodArgs(), 5}} {
+		t.Run(name, func(t *testing.T) {
+			m, _, err := run(t, tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tel := m.one(t, "kubernetes:telemetry.istio.io/v1:Telemetry")
+			tr := spec(tel)["tracing"].([]any)[0].(map[string]any)
+			if tr["randomSamplingPercentage"] != tc.want || tr["providers"].([]any)[0].(map[string]any)["name"] != DefaultTracingProvider {
+				t.Errorf("tracing = %v", tr)
+			}
+		})
+	}
+}
+
+func TestNewMeshRoutesPublicOrderAPI(t *testing.T) {
+	m, mesh, err := run(t, prodArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := spec(m.one(t, "kubernetes:networking.istio.io/v1:Gateway"))
+	servers := gw["servers"].([]any)
+	if len(servers) != 2 {
+		t.Fatalf("TLS ingress wants http+https servers, got %v", servers)
+	}
+	https := servers[1].(map[string]any)["tls"].(map[string]any)
+	if https["credentialName"] != "api-tls" || https["mode"] != "SIMPLE" {
+		t.Errorf("https tls = %v", https)
+	}
+	vs := spec(m.one(t, "kubernetes:networking.istio.io/v1:VirtualService"))
+	route := vs["http"].([]any)[0].(map[string]any)
+	dest := route["route"].([]any)[0].(map[string]any)["destination"].(map[string]any)
+	if dest["host"] != "order.orders.svc.cluster.local" || dest["port"].(map[string]any)["number"] != 8081.0 {
+		t.Errorf("destination = %v", dest)
+	}
+	if route["match"].([]any)[0].(map[string]any)["uri"].(map[string]any)["prefix"] != "/v1/orders" || route["timeout"] != "10s" {
+		t.Errorf("route = %v", route)
+	}
+	if vs["gateways"].([]any)[0] != "istio-ingress/public" {
+		t.Errorf("gateways = %v", vs["gateways"])
+	}
+	ch := make(chan string, 1)
+	mesh.GatewayRef.ApplyT(func(s string) string { ch <- s; return s })
+	if got := <-ch; got != "istio-ingress/public" {
+		t.Errorf("GatewayRef = %q", got)
+	}
+}
+
+func TestNewMeshParentsEveryChild(t *testing.T) {
+	m, _, err := run(t, devArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.resources {
+		if r.typ != "ordermesh:mesh:Mesh" && !strings.HasSuffix(r.parent, "ordermesh:mesh:Mesh::mesh") {
+			t.Errorf("%s %s has parent %q", r.typ, r.name, r.parent)
+		}
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	args := &Args{
+		AppNamespaces:          []string{"Orders", "istio-system", "x", "x"},
+		TracingSamplingPercent: pct(120),
+		OTelCollectorHost:      "",
+		IngressHost:            "bad host",
+		OrderAPI:               Destination{Namespace: "orders", Port: 70000, PathPrefix: "v1"},
+		GatewayServiceType:     "External",
+	}
+	_, err := Render(args)
+	if err == nil {
+		t.Fatal("want error")
+	}
+	for _, w := range []string{
+		`AppNamespaces[0] = "Orders"`, `AppNamespaces[1] = "istio-system": must not be the Istio root`,
+		`AppNamespaces[3] = "x": is listed twice`, "TracingSamplingPercent = 120: must be 0..100",
+		`OTelCollectorHost = ""`, `IngressHost = "bad host"`, "OrderAPI.Port = 70000", `OrderAPI.PathPrefix = "v1"`,
+		`GatewayServiceType = "External"`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\nmissing %q", err, w)
+		}
+	}
+	m, _, runErr := run(t, args)
+	if runErr == nil || len(m.resources) != 0 {
+		t.Errorf("NewMesh: err=%v, %d resources", runErr, len(m.resources))
+	}
+}
+
+func TestRenderedResourcesMatchUpstreamCRDs(t *testing.T) {
+	dir, err := crdcheck.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := crdcheck.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string]*Args{"dev": devArgs(), "prod": prodArgs()} {
+		t.Run(name, func(t *testing.T) {
+			m, _, err := run(t, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, r := range m.resources {
+				if !strings.Contains(r.typ, ".istio.io/") {
+					continue
+				}
+				n++
+				for _, e := range set.Validate(r.inputs) {
+					t.Errorf("%s: %v", r.name, e)
+				}
+			}
+			if n < 5 {
+				t.Fatalf("only %d Istio resources rendered", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,87 @@
+package mesh
+
+// Typed Istio specs (security.istio.io/v1, telemetry.istio.io/v1,
+// networking.istio.io/v1). Field names follow the upstream CRDs in
+// ../shared/crds/istio (checked by crdcheck in the tests).
+
+type peerAuthenticationSpec struct {
+	MTLS mtls `json:"mtls"`
+}
+
+type mtls struct {
+	Mode string `json:"mode"`
+}
+
+// authorizationPolicySpec with no rules and the default ALLOW action
+// matches nothing, so it denies every request in its namespace.
+type authorizationPolicySpec struct{}
+
+type telemetrySpec struct {
+	Tracing []tracing `json:"tracing"`
+}
+
+type tracing struct {
+	Providers                []providerRef `json:"providers"`
+	RandomSamplingPercentage float64       `json:"randomSamplingPercentage"`
+}
+
+type providerRef struct {
+	Name string `json:"name"`
+}
+
+type gatewaySpec struct {
+	Selector map[string]string `json:"selector"`
+	Servers  []server          `json:"servers"`
+}
+
+type server struct {
+	Port  port       `json:"port"`
+	Hosts []string   `json:"hosts"`
+	TLS   *serverTLS `json:"tls,omitempty"`
+}
+
+type port struct {
+	Number   int    `json:"number"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+}
+
+type serverTLS struct {
+	Mode           string `json:"mode,omitempty"`
+	CredentialName string `json:"credentialName,omitempty"`
+	HTTPSRedirect  bool   `json:"httpsRedirect,omitempty"`
+}
+
+type virtualServiceSpec struct {
+	Hosts    []string    `json:"hosts"`
+	Gateways []string    `json:"gateways"`
+	HTTP     []httpRoute `json:"http"`
+}
+
+type httpRoute struct {
+	Name    string             `json:"name"`
+	Match   []httpMatch        `json:"match"`
+	Route   []routeDestination `json:"route"`
+	Timeout string             `json:"timeout,omitempty"`
+}
+
+type httpMatch struct {
+	URI stringMatch `json:"uri"`
+}
+
+type stringMatch struct {
+	Prefix string `json:"prefix"`
+}
+
+type routeDestination struct {
+	Destination destination `json:"destination"`
+}
+
+type destination struct {
+	Host string     `json:"host"`
+	Port portNumber `json:"port"`
+}
+
+type portNumber struct {
+	Number int `json:"number"`
+}
