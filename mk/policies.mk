@@ -39,8 +39,8 @@ preview-policies-broken: $(POLICY_PACK)
 	@rm -rf $(POLICY_E2E_DIR) && mkdir -p $(POLICY_E2E_DIR)/backend $(POLICY_E2E_DIR)/home
 	@set -e; cd policies/testdata/broken; \
 	export PATH=$(CURDIR)/bin:$$PATH PULUMI_HOME=$(POLICY_E2E_DIR)/home PULUMI_CONFIG_PASSPHRASE=dev \
+	  PULUMI_BACKEND_URL=file://$(POLICY_E2E_DIR)/backend \
 	  PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_IGNORE_AMBIENT_PLUGINS=true; \
-	pulumi login --non-interactive file://$(POLICY_E2E_DIR)/backend >/dev/null; \
 	pulumi plugin install resource kubernetes v4.32.0 --file $(CURDIR)/bin/pulumi-resource-kubernetes >/dev/null; \
 	pulumi stack select --create broken --non-interactive >/dev/null; \
 	export BROKEN_RENDER_DIR=$(POLICY_E2E_DIR)/rendered; \
