@@ -244,7 +244,7 @@ var cases = []ruleCase{
 
 	// no-plaintext-secrets
 	{rule: "no-plaintext-secrets", name: "secretKeyRef and paths", res: []Resource{res(tDeployment, deployment),
-		res(tConfigMap, configMap(map[string]any{"LOG_LEVEL": "info", "DB_PASSWORD_FILE": "/vault/secrets/db", "TOKEN_TTL": ""}))}},
+		res(tConfigMap, configMap(map[string]any{"LOG_LEVEL": "info", "DB_PASSWORD_FILE": "/vault/secrets/db", "TOKEN_TTL": "15m", "SESSION_SECRET": ""}))}},
 	{rule: "no-plaintext-secrets", name: "literal password env", res: []Resource{res(tDeployment,
 		with(deployment, c0+"env.1", map[string]any{"name": "DB_PASSWORD", "value": "hunter2"}))},
 		wantFail: []string{`env DB_PASSWORD has a literal value: name suggests a credential`}},

@@ -8,8 +8,10 @@ import (
 var (
 	// secretName matches names of variables and keys that usually hold credentials.
 	secretName = regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|access[_-]?key)`)
-	// referenceSuffix marks names that point at a secret instead of holding one (VAULT_TOKEN_PATH).
-	referenceSuffix = regexp.MustCompile(`(?i)[_-](file|path|name|ref|dir|mount|role|url|endpoint|addr|address|header)$`)
+	// referenceSuffix marks names that point at a secret or describe one instead of holding it
+	// (VAULT_TOKEN_PATH, TOKEN_TTL).
+	referenceSuffix = regexp.MustCompile(`(?i)[_-](file|path|name|ref|dir|mount|role|url|endpoint|addr|address|header|` +
+		`ttl|timeout|expiry|length|size|enabled|type|issuer|audience)$`)
 	// secretValue matches values that are credentials whatever their name: PEM private keys, URLs with a
 	// password, AWS access key ids, key=value connection strings with a password.
 	secretValue = regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----|://[^/\s:@]+:[^/\s@]+@|\bAKIA[0-9A-Z]{16}\b|(?i)\b(password|pwd)=[^\s;&]+`)
