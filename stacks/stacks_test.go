@@ -259,6 +259,11 @@ func TestResolveReportsEveryProblemAtOnce(t *testing.T) {
 			},
 		},
 		{
+			name: "canary without the mesh",
+			raw:  map[string]string{"ordermesh:mesh": `{"enabled": false}`},
+			want: []string{`ordermesh:services.order.canary.enabled = true: needs mesh.enabled`},
+		},
+		{
 			name: "hpa bounds",
 			raw:  map[string]string{"ordermesh:services": `{"order": {"hpa": {"minReplicas": 3, "maxReplicas": 2, "targetCPUPercent": 0}}}`},
 			want: []string{

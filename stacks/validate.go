@@ -290,6 +290,9 @@ func (c *Config) validateService(v *validator, name string, s Service) {
 	}
 	v.intRange(p+".canary.weight", s.Canary.Weight, 0, 100)
 	if s.Canary.Enabled {
+		if !c.Mesh.Enabled {
+			v.add(p+".canary.enabled", true, "needs mesh.enabled (weighted routing is done by Istio)")
+		}
 		v.imageTag(p+".canary.tag", s.Canary.Tag)
 		v.atLeast(p+".canary.replicas", s.Canary.Replicas, 1)
 	}
