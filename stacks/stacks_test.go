@@ -242,7 +242,7 @@ func TestResolveReportsEveryProblemAtOnce(t *testing.T) {
 				"ordermesh:mesh":          `{"mtlsMode": "DISABLE", "tracingSampling": 101, "jwt": {"issuer": "https://id", "jwksUri": "http://id/jwks"}}`,
 				"ordermesh:vault":         `{"flavor": "consul", "ha": true, "replicas": 2}`,
 				"ordermesh:observability": `{"retention": "15 days", "slo": {"sagaSuccessRatio": 1.5}}`,
-				"ordermesh:namespaces":    `{"apps": "Orders", "vault": "kafka"}`,
+				"ordermesh:namespaces":    `{"apps": "Orders", "vault": "kafka", "mesh": "shared", "ingress": "shared", "observability": "Orders"}`,
 				"ordermesh:cluster":       `{"mode": "k8s"}`,
 			},
 			want: []string{
@@ -254,7 +254,7 @@ func TestResolveReportsEveryProblemAtOnce(t *testing.T) {
 				`ordermesh:observability.retention = "15 days": must be a Prometheus duration`,
 				`ordermesh:observability.slo.sagaSuccessRatio = 1.5: must be in (0, 1]`,
 				`ordermesh:namespaces.apps = "Orders": must be a DNS-1123 label`,
-				`ordermesh:namespaces.vault = "kafka": must differ from namespaces.kafka`,
+				`ordermesh:namespaces.observability = "Orders": must differ from namespaces.apps`,
 				`ordermesh:cluster.mode = "k8s": must be one of local, existing`,
 			},
 		},
@@ -408,4 +408,11 @@ func mustResolve(t *testing.T, profile string, raw map[string]string) *Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestPlatformComponentsMayShareANamespace(t *testing.T) {
+	c := mustResolve(t, "dev", map[string]string{"ordermesh:namespaces": `{"mesh": "platform", "ingress": "platform", "vault": "platform"}`})
+	if c.Namespaces.Ingress != "platform" || c.Namespaces.Apps != "orders" {
+		t.Errorf("namespaces = %+v", c.Namespaces)
+	}
 }

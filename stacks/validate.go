@@ -115,17 +115,17 @@ func (c *Config) validateCluster(v *validator) {
 
 func (c *Config) validateNamespaces(v *validator) {
 	n := c.Namespaces
-	seen := map[string]string{}
 	for _, f := range []struct{ key, value string }{
 		{"apps", n.Apps}, {"kafka", n.Kafka}, {"mesh", n.Mesh}, {"ingress", n.Ingress},
 		{"vault", n.Vault}, {"observability", n.Observability},
 	} {
 		key := "namespaces." + f.key
 		v.label(key, f.value)
-		if other, dup := seen[f.value]; dup && f.value != "" {
-			v.add(key, f.value, "must differ from namespaces."+other)
+		// Platform components may share a namespace, but the apps namespace is locked down
+		// by a default-deny NetworkPolicy that would cut off anything else in it.
+		if f.key != "apps" && f.value == n.Apps {
+			v.add(key, f.value, "must differ from namespaces.apps (the apps namespace denies all traffic by default)")
 		}
-		seen[f.value] = f.key
 	}
 }
 
