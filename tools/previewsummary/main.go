@@ -1,13 +1,14 @@
-// Command previewsummary turns the output of `pulumi preview --json` and the engine event log
-// (`pulumi preview --event-log FILE`) into the Markdown summary a reviewer wants on a pull request: the
-// counts, replacements and deletions first, policy violations, then changes per resource type.
+// Command previewsummary turns a Pulumi preview into the Markdown summary a reviewer wants on a pull
+// request: the counts, replacements and deletions first, policy violations, then changes per resource type.
 //
-// `pulumi preview --json` does not carry policy events (the CLI drops them from the JSON digest), so
-// violations come from the event log; the steps come from the JSON digest, or from the event log alone when
-// no digest is given.
+// The `pulumi preview --json` digest (display.PreviewDigest) carries no policy events, so the violations come
+// from engine events (apitype.EngineEvent, one per line): either streamed on stdout with
+// PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true, or written by --event-log (a debug flag, needs
+// PULUMI_DEBUG_COMMANDS=true). Steps come from the digest when given, else from the events.
 //
-//	pulumi preview -s prod --json --event-log events.json --policy-pack bin/ordermesh-policies > preview.json
-//	previewsummary -stack prod -preview preview.json -events events.json >> "$GITHUB_STEP_SUMMARY"
+//	PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true pulumi preview -s prod --json \
+//	    --policy-pack bin/ordermesh-policies > events.json
+//	previewsummary -stack prod -events events.json >> "$GITHUB_STEP_SUMMARY"
 package main
 
 import (
@@ -25,8 +26,8 @@ import (
 
 func main() {
 	stack := flag.String("stack", "", "stack name for the heading")
-	preview := flag.String("preview", "", "file with the output of `pulumi preview --json`")
-	events := flag.String("events", "", "file written by `pulumi preview --event-log`")
+	preview := flag.String("preview", "", "file with the `pulumi preview --json` digest")
+	events := flag.String("events", "", "file with engine events, one JSON object per line (streamed --json or --event-log)")
 	out := flag.String("o", "", "write the Markdown here instead of stdout")
 	flag.Parse()
 	if err := run(*stack, *preview, *events, *out); err != nil {

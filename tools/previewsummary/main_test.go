@@ -132,3 +132,11 @@ func TestStepsFromEventLogAlone(t *testing.T) {
 	inOrder(t, s.Markdown(), "❌ **1 to delete, 1 to create**", "#### Errors", "error: preview failed",
 		"| delete | `kubernetes:core/v1:Secret` | old |")
 }
+
+// smoke-stream.json is real output of pulumi v3.274.1 (`PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true pulumi
+// preview --json` with this pack) for a program with one component: each resource appears in a
+// resourcePreEvent and a resOutputsEvent, and policy summary events must not count as violations.
+func TestRealStreamedPreview(t *testing.T) {
+	md := summarize(t, "", "smoke-stream.json")
+	inOrder(t, md, "✅ **1 to create** · 0 policy violation(s), 0 mandatory", "| `ordermesh:test:Smoke` | 1 |")
+}
