@@ -416,3 +416,60 @@ func TestPlatformComponentsMayShareANamespace(t *testing.T) {
 		t.Errorf("namespaces = %+v", c.Namespaces)
 	}
 }
+
+// TestEveryRuleRejectsItsBadValue has one case per validation rule not covered above.
+func TestEveryRuleRejectsItsBadValue(t *testing.T) {
+	tests := []struct {
+		profile, key, value, want string
+	}{
+		{"dev", "cluster", `{"localStateDir": ""}`, `ordermesh:cluster.localStateDir = "": must be set when cluster.mode is local`},
+		{"dev", "kafka", `{"clusterName": "Order_Mesh"}`, `ordermesh:kafka.clusterName = "Order_Mesh": must be a DNS-1123 label`},
+		{"dev", "kafka", `{"controllers": 1}`, `ordermesh:kafka.controllers = 1: must be 0 when kafka.dualRole is true`},
+		{"prod", "kafka", `{"controllers": 0}`, `ordermesh:kafka.controllers = 0: must be an odd number >= 1`},
+		{"dev", "kafka", `{"brokers": 0}`, `ordermesh:kafka.brokers = 0: must be >= 1`},
+		{"dev", "kafka", `{"dlqRetentionHours": -5}`, `ordermesh:kafka.dlqRetentionHours = -5: must be >= 1`},
+		{"dev", "kafka", `{"port": 70000}`, `ordermesh:kafka.port = 70000: must be 1..65535`},
+		{"dev", "kafka", `{"topics": []}`, `ordermesh:kafka.topics = []: must name at least one topic`},
+		{"dev", "kafka", `{"topics": ["orders events"]}`, `ordermesh:kafka.topics[0] = "orders events": must be a Kafka topic name`},
+		{"dev", "kafka", `{"resources": {"limits": {"cpu": "1Mi5"}}}`, `ordermesh:kafka.resources.limits.cpu = "1Mi5": must be a Kubernetes quantity`},
+		{"dev", "mesh", `{"ingressHost": "Orders_Host"}`, `ordermesh:mesh.ingressHost = "Orders_Host": must be a DNS name`},
+		{"dev", "mesh", `{"tracingSampling": -1}`, `ordermesh:mesh.tracingSampling = -1: must be 0..100`},
+		{"dev", "mesh", `{"ingressServiceType": "ExternalName"}`, `ordermesh:mesh.ingressServiceType = "ExternalName": must be one of ClusterIP, NodePort, LoadBalancer`},
+		{"dev", "mesh", `{"jwt": {"jwksUri": "https://id/jwks"}}`, `ordermesh:mesh.jwt.issuer = "": must be set when mesh.jwt.jwksUri is set`},
+		{"dev", "vault", `{"replicas": 3}`, `ordermesh:vault.replicas = 3: must be 1 when vault.ha is false`},
+		{"dev", "vault", `{"storageSize": "lots"}`, `ordermesh:vault.storageSize = "lots": must be a Kubernetes quantity`},
+		{"dev", "vault", `{"port": 0}`, `ordermesh:vault.port = 0: must be 1..65535`},
+		{"dev", "observability", `{"tracingBackend": "zipkin"}`, `ordermesh:observability.tracingBackend = "zipkin": must be one of jaeger, tempo`},
+		{"dev", "observability", `{"collectorPort": -1}`, `ordermesh:observability.collectorPort = -1: must be 1..65535`},
+		{"dev", "observability", `{"slo": {"orderApiP99Ms": 0}}`, `ordermesh:observability.slo.orderApiP99Ms = 0: must be >= 1`},
+		{"dev", "observability", `{"slo": {"consumerLagMax": -3}}`, `ordermesh:observability.slo.consumerLagMax = -3: must be >= 1`},
+		{"dev", "observability", `{"slo": {"deadLetterRatePerMin": -0.5}}`, `ordermesh:observability.slo.deadLetterRatePerMin = -0.5: must be >= 0`},
+		{"dev", "observability", `{"slo": {"sagaSuccessRatio": 0}}`, `ordermesh:observability.slo.sagaSuccessRatio = 0: must be in (0, 1]`},
+		{"dev", "services", `{"order": {"metricsPort": 8080}}`, `ordermesh:services.order.metricsPort = 8080: must differ from services.order.grpcPort`},
+		{"dev", "services", `{"order": {"grpcPort": 0}}`, `ordermesh:services.order.grpcPort = 0: must be 1..65535`},
+		{"dev", "services", `{"order": {"replicas": 3}}`, `ordermesh:services.order.replicas = 3: must be within services.order.hpa.minReplicas..maxReplicas (1..2)`},
+		{"dev", "services", `{"order": {"hpa": {"minReplicas": 0}}}`, `ordermesh:services.order.hpa.minReplicas = 0: must be >= 1`},
+		{"dev", "services", `{"order": {"methods": ["/Bad Method"]}}`, `ordermesh:services.order.methods[0] = "/Bad Method": must be a gRPC method path`},
+		{"dev", "services", `{"payment": {"methods": ["/p.Payments/Pay"]}}`, `ordermesh:services.payment.methods = ["/p.Payments/Pay"]: need at least one entry in services.payment.callers`},
+		{"dev", "services", `{"order": {"canary": {"enabled": true, "replicas": 0}}}`, `ordermesh:services.order.canary.replicas = 0: must be >= 1`},
+		{"dev", "services", `{"order": {"canary": {"enabled": true, "tag": "latest"}}}`, `ordermesh:services.order.canary.tag = "latest": must be a pinned tag, not latest`},
+		{"dev", "services", `{"order": {"image": {"tag": "v1 beta"}}}`, `ordermesh:services.order.image.tag = "v1 beta": must be an image tag`},
+		{"dev", "services", `{"order": {"env": {"BAD-NAME": "x"}}}`, `ordermesh:services.order.env.BAD-NAME = "x": key must be an environment variable name`},
+		{"dev", "services", `{"order": {"produces": ["orders.events.dlq", "audit.events"]}}`, `ordermesh:services.order.produces[1] = "audit.events": unknown topic`},
+		{"dev", "services", `{"order": "big"}`, `ordermesh:services.order = "big": must be an object with keys image, grpcPort`},
+		{"dev", "services", `{"order": {"callers": "ingress-gateway"}}`, `ordermesh:services.order.callers = "ingress-gateway": must be a list of strings`},
+		{"dev", "services", `{"order": {"callers": [1]}}`, `ordermesh:services.order.callers[0] = 1: must be a string`},
+		{"dev", "services", `{"order": {"env": {"A": 1}}}`, `ordermesh:services.order.env.A = 1: must be a string`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := Resolve(tt.profile, map[string]string{"ordermesh:" + tt.key: tt.value})
+			if err == nil {
+				t.Fatalf("Resolve accepted ordermesh:%s = %s", tt.key, tt.value)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error lacks %q:\n%v", tt.want, err)
+			}
+		})
+	}
+}

@@ -274,6 +274,12 @@ func (b *builder) deployment(version, image string, replicas int) (*appsv1.Deplo
 
 	name := deploymentName(b.name, version)
 	meta := b.meta(name, map[string]string{VersionLabel: version})
+	opts := []pulumi.ResourceOption{b.parent}
+	if a.HPA != nil && version == "v1" {
+		// Replicas start at the configured count; afterwards the HPA owns them and an
+		// update must not scale the Deployment back.
+		opts = append(opts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
+	}
 	d, err := appsv1.NewDeployment(b.ctx, name, &appsv1.DeploymentArgs{
 		Metadata: meta,
 		Spec: &appsv1.DeploymentSpecArgs{
@@ -336,7 +342,7 @@ func (b *builder) deployment(version, image string, replicas int) (*appsv1.Deplo
 				},
 			},
 		},
-	}, b.parent)
+	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("deployment %s: %w", version, err)
 	}
