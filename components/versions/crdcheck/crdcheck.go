@@ -5,7 +5,8 @@
 // It is a structural check, not a full Kubernetes validator: it enforces
 // types, unknown fields (honouring x-kubernetes-preserve-unknown-fields and
 // additionalProperties), required fields, enums, int-or-string and numeric
-// minimum/maximum. CEL rules, patterns and oneOf/anyOf/not are not checked.
+// minimum/maximum and string patterns (when Go's regexp compiles them).
+// CEL rules and oneOf/anyOf/not are not checked.
 package crdcheck
 
 import (
@@ -15,6 +16,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -221,8 +223,16 @@ func walk(schema map[string]any, v any, path string, errs *[]error) {
 			}
 		}
 	case "string":
-		if _, ok := v.(string); !ok {
+		str, ok := v.(string)
+		if !ok {
 			fail("want string, got %T", v)
+			return
+		}
+		// ECMA patterns Go cannot compile are skipped, not failed.
+		if p, _ := schema["pattern"].(string); p != "" {
+			if re, err := regexp.Compile(p); err == nil && !re.MatchString(str) {
+				fail("%q does not match pattern %s", str, p)
+			}
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {

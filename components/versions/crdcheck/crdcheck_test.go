@@ -58,6 +58,16 @@ func TestValidateReportsSchemaViolations(t *testing.T) {
 			wantErr: "not in enum",
 		},
 		{
+			name: "pattern",
+			obj: map[string]any{
+				"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+				"spec": map[string]any{"groups": []any{map[string]any{"name": "g", "rules": []any{
+					map[string]any{"alert": "A", "expr": "up == 0", "for": "5 minutes"},
+				}}}},
+			},
+			wantErr: "does not match pattern",
+		},
+		{
 			name:    "unknown kind",
 			obj:     map[string]any{"apiVersion": "example.com/v1", "kind": "Nope"},
 			wantErr: "no served CRD",
