@@ -1,0 +1,352 @@
+// Package eventbus connects services to Kafka through segmentio/kafka-go:
+// a tuned writer (acks=all, batching, key hashing) and a batching consumer
+// that applies a consumed batch in one database transaction together with
+// the processed-event records, commits offsets only after that transaction
+// is durable, retries failures with backoff and dead-letters what still fails.
+//
+// kafka-go has no idempotent or transactional producer; exactly-once effects
+// come from the outbox (producer side) and the processed-event table
+// (consumer side), not from Kafka.
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ordermesh/ordermesh/apps/gen/eventsv1"
+	"github.com/ordermesh/ordermesh/apps/internal/events"
+	"github.com/ordermesh/ordermesh/apps/internal/outbox"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
+	"github.com/ordermesh/ordermesh/apps/internal/telemetry"
+	"github.com/ordermesh/ordermesh/apps/internal/topics"
+)
+
+// NewWriter returns a writer that waits for all in-sync replicas, batches
+// up to 1000 messages or 1 ms, and partitions by key (the order id) so each
+// order's messages stay in order.
+func NewWriter(brokers []string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    1000,
+		BatchBytes:   8 << 20,
+		BatchTimeout: time.Millisecond,
+		MaxAttempts:  10,
+		WriteTimeout: 10 * time.Second,
+		ReadTimeout:  10 * time.Second,
+	}
+}
+
+// Delivery is one decoded message handed to a Handler.
+type Delivery struct {
+	Msg     kafka.Message
+	Env     *eventsv1.Envelope
+	Payload proto.Message
+}
+
+// Meta returns the envelope metadata for messages caused by d.
+func (d Delivery) Meta() events.Meta {
+	return events.Meta{AggregateID: d.Env.GetAggregateId(), CorrelationID: d.Env.GetCorrelationId(), CausationID: d.Env.GetId()}
+}
+
+// Handler applies one message inside tx. It must only change state through
+// tx (outbox rows included) so that the effect commits or rolls back as one.
+type Handler func(ctx context.Context, tx *store.Tx, d Delivery) error
+
+// Config configures a Consumer.
+type Config struct {
+	// Group is the consumer group; one per service.
+	Group   string
+	Brokers []string
+	Topics  []string
+	DB      *store.DB
+	Handle  Handler
+	// DeadLetter receives messages that still fail after MaxAttempts.
+	DeadLetter outbox.Writer
+	// MaxBatch is the most messages applied in one transaction (default 500).
+	MaxBatch int
+	// MaxAttempts bounds the tries of a failing message (default 4).
+	MaxAttempts int
+	// MaxWait is the broker-side fetch wait (default 1s, see kafka-go docs).
+	MaxWait time.Duration
+	Logger  *slog.Logger
+	Tracer  trace.Tracer
+	Metrics *telemetry.Metrics
+	// AfterCommit runs after each committed batch (e.g. wake the outbox relay).
+	AfterCommit func()
+}
+
+// Consumer is a batching, idempotent consumer-group member.
+type Consumer struct {
+	cfg    Config
+	reader *kafka.Reader
+}
+
+// NewConsumer validates cfg and applies defaults.
+func NewConsumer(cfg Config) (*Consumer, error) {
+	var errs []error
+	if cfg.Group == "" {
+		errs = append(errs, errors.New("Group is empty: set the service's consumer group"))
+	}
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("Brokers is empty: set at least one broker address"))
+	}
+	if len(cfg.Topics) == 0 {
+		errs = append(errs, errors.New("Topics is empty: set the topics to consume"))
+	}
+	if cfg.DB == nil || cfg.Handle == nil || cfg.DeadLetter == nil {
+		errs = append(errs, errors.New("DB, Handle and DeadLetter are required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("eventbus: consumer %q: %w", cfg.Group, err)
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 500
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 4
+	}
+	if cfg.MaxWait < time.Second {
+		cfg.MaxWait = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("eventbus")
+	}
+	return &Consumer{cfg: cfg}, nil
+}
+
+// Run consumes until stop ends, then finishes the batch in hand (applies and
+// commits it) before returning: a graceful stop loses no work. work bounds
+// the processing itself; ending it abandons the batch in hand uncommitted,
+// which is what a crash does.
+func (c *Consumer) Run(stop, work context.Context) error {
+	c.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           c.cfg.Brokers,
+		GroupID:           c.cfg.Group,
+		GroupTopics:       c.cfg.Topics,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           c.cfg.MaxWait,
+		QueueCapacity:     2 * c.cfg.MaxBatch,
+		StartOffset:       kafka.FirstOffset,
+		CommitInterval:    0, // commit synchronously, after the effect is durable
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  5 * time.Second,
+		JoinGroupBackoff:  200 * time.Millisecond,
+		ReadBackoffMin:    5 * time.Millisecond,
+		ReadBackoffMax:    100 * time.Millisecond,
+	})
+	defer c.reader.Close()
+	lagTick := time.NewTicker(time.Second)
+	defer lagTick.Stop()
+	for {
+		first, err := c.reader.FetchMessage(stop)
+		if err != nil {
+			if stop.Err() != nil || work.Err() != nil {
+				return nil
+			}
+			c.cfg.Logger.Warn("fetch failed", "error", err)
+			continue
+		}
+		batch := c.fill(stop, first)
+		if err := c.process(work, batch); err != nil {
+			if work.Err() != nil {
+				return nil
+			}
+			// Offsets stay uncommitted; the group redelivers after restart
+			// or rebalance, and processed-event records absorb repeats.
+			return fmt.Errorf("eventbus: %s: %w", c.cfg.Group, err)
+		}
+		select {
+		case <-lagTick.C:
+			if c.cfg.Metrics != nil {
+				c.cfg.Metrics.ConsumerLag.WithLabelValues(c.cfg.Group).Set(float64(c.reader.Stats().Lag))
+			}
+		default:
+		}
+	}
+}
+
+// fill adds messages that arrive within a short linger to the batch.
+func (c *Consumer) fill(stop context.Context, first kafka.Message) []kafka.Message {
+	batch := []kafka.Message{first}
+	deadline := time.Now().Add(2 * time.Millisecond)
+	for len(batch) < c.cfg.MaxBatch {
+		ctx, cancel := context.WithDeadline(stop, deadline)
+		m, err := c.reader.FetchMessage(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch
+}
+
+type item struct {
+	d   Delivery
+	err error // decode error: the message can never be applied
+}
+
+func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
+	start := time.Now()
+	items := make([]item, len(batch))
+	for i, m := range batch {
+		env, payload, err := events.Decode(m.Value)
+		items[i] = item{d: Delivery{Msg: m, Env: env, Payload: payload}, err: err}
+	}
+	var dead []item
+	err := c.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		for _, it := range items {
+			if it.err != nil {
+				continue
+			}
+			if err := c.apply(ctx, tx, it.d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// One bad message must not hold back the rest: apply each on its own,
+		// in order, retrying with backoff, and dead-letter what still fails.
+		c.cfg.Logger.Warn("batch failed; applying messages one by one", "size", len(batch), "error", err)
+		for i := range items {
+			if items[i].err != nil {
+				continue
+			}
+			if err := c.applyWithRetry(ctx, items[i].d); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				items[i].err = err
+			}
+		}
+	}
+	for _, it := range items {
+		if it.err != nil {
+			dead = append(dead, it)
+		}
+	}
+	if err := c.deadLetter(ctx, dead); err != nil {
+		return err
+	}
+	if err := c.reader.CommitMessages(ctx, batch...); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	if c.cfg.AfterCommit != nil {
+		c.cfg.AfterCommit()
+	}
+	if c.cfg.Metrics != nil {
+		typ := "malformed"
+		if items[0].d.Env != nil {
+			typ = items[0].d.Env.GetType()
+		}
+		c.cfg.Metrics.HandleDuration.WithLabelValues(c.cfg.Group, typ).Observe(time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// apply runs the handler for one message unless it was processed before.
+func (c *Consumer) apply(ctx context.Context, tx *store.Tx, d Delivery) error {
+	hdr := propagation.MapCarrier{}
+	for _, h := range d.Msg.Headers {
+		hdr[h.Key] = string(h.Value)
+	}
+	mctx := propagation.TraceContext{}.Extract(ctx, hdr)
+	mctx = telemetry.WithCorrelationID(mctx, d.Env.GetCorrelationId())
+	mctx, span := c.cfg.Tracer.Start(mctx, "consume "+d.Env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer))
+	defer span.End()
+	fresh, err := tx.MarkProcessed(mctx, d.Env.GetId())
+	if err != nil {
+		return err
+	}
+	outcome := "ok"
+	if fresh {
+		if err := c.cfg.Handle(mctx, tx, d); err != nil {
+			span.RecordError(err)
+			c.count(d.Env.GetType(), "error")
+			return fmt.Errorf("%s %s: %w", d.Env.GetType(), d.Env.GetId(), err)
+		}
+	} else {
+		outcome = "duplicate"
+		c.cfg.Logger.DebugContext(mctx, "duplicate event skipped", "event_id", d.Env.GetId(), "type", d.Env.GetType())
+	}
+	c.count(d.Env.GetType(), outcome)
+	return nil
+}
+
+func (c *Consumer) count(typ, outcome string) {
+	if c.cfg.Metrics != nil {
+		c.cfg.Metrics.Messages.WithLabelValues(c.cfg.Group, typ, outcome).Inc()
+	}
+}
+
+func (c *Consumer) applyWithRetry(ctx context.Context, d Delivery) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 20 * time.Millisecond
+	b.MaxInterval = 500 * time.Millisecond
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := c.cfg.DB.InTx(ctx, func(tx *store.Tx) error { return c.apply(ctx, tx, d) })
+		if err != nil {
+			c.cfg.Logger.Warn("message failed", "event_id", d.Env.GetId(), "type", d.Env.GetType(), "error", err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(uint(c.cfg.MaxAttempts)))
+	return err
+}
+
+// Header names on dead-lettered messages.
+const (
+	HeaderDLQError     = "dlq-error"
+	HeaderDLQTopic     = "dlq-original-topic"
+	HeaderDLQPartition = "dlq-original-partition"
+	HeaderDLQOffset    = "dlq-original-offset"
+	HeaderDLQGroup     = "dlq-consumer-group"
+)
+
+func (c *Consumer) deadLetter(ctx context.Context, dead []item) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(dead))
+	for _, it := range dead {
+		m := it.d.Msg
+		c.cfg.Logger.Error("dead-lettering message", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "error", it.err)
+		hdr := append([]kafka.Header(nil), m.Headers...)
+		hdr = append(hdr,
+			kafka.Header{Key: HeaderDLQError, Value: []byte(it.err.Error())},
+			kafka.Header{Key: HeaderDLQTopic, Value: []byte(m.Topic)},
+			kafka.Header{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
+			kafka.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+			kafka.Header{Key: HeaderDLQGroup, Value: []byte(c.cfg.Group)},
+		)
+		msgs = append(msgs, kafka.Message{Topic: topics.DeadLetter, Key: m.Key, Value: m.Value, Headers: hdr})
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.DeadLettered.WithLabelValues(c.cfg.Group).Inc()
+		}
+	}
+	if err := c.cfg.DeadLetter.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("dead-letter %d messages: %w", len(msgs), err)
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+// Package outbox implements the transactional outbox: services add messages
+// in the same transaction as their state change, and a Relay publishes them
+// to Kafka and deletes them once the brokers acknowledged (acks=all).
+//
+// Publishing is at-least-once (a crash between the broker's ack and the
+// delete republishes); consumers deduplicate by envelope id.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/propagation"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ordermesh/ordermesh/apps/internal/events"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
+	"github.com/ordermesh/ordermesh/apps/internal/topics"
+)
+
+// Header names on every Kafka message besides W3C trace context.
+const (
+	HeaderType          = "ce-type"
+	HeaderID            = "ce-id"
+	HeaderCorrelationID = "correlation-id"
+)
+
+// Add wraps payload in an envelope and stores it for publishing in tx.
+// The trace context of ctx goes into the message headers so the consumer's
+// span joins the same trace.
+func Add(ctx context.Context, tx *store.Tx, payload proto.Message, m events.Meta, now time.Time) error {
+	topic, err := topics.For(payload)
+	if err != nil {
+		return err
+	}
+	env, err := events.New(payload, m, now)
+	if err != nil {
+		return err
+	}
+	raw, err := proto.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("outbox: marshal envelope: %w", err)
+	}
+	hdr := map[string]string{HeaderType: env.GetType(), HeaderID: env.GetId(), HeaderCorrelationID: m.CorrelationID}
+	propagation.TraceContext{}.Inject(ctx, propagation.MapCarrier(hdr))
+	hraw, err := json.Marshal(hdr)
+	if err != nil {
+		return fmt.Errorf("outbox: marshal headers: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (topic, msg_key, payload, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
+		topic, m.AggregateID, raw, hraw, now.UnixNano()); err != nil {
+		return fmt.Errorf("outbox: insert %s: %w", env.GetType(), err)
+	}
+	return nil
+}
+
+// Writer is the part of kafka.Writer the relay uses.
+type Writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Relay moves outbox rows to Kafka.
+type Relay struct {
+	DB     *store.DB
+	Writer Writer
+	// Batch is the most rows published per round (default 1000).
+	Batch int
+	// Poll is how often the relay looks without being woken (default 50ms).
+	Poll   time.Duration
+	Logger *slog.Logger
+	Wake   Wake
+}
+
+// Wake tells a relay that rows were committed, so it need not wait for its
+// next poll.
+type Wake chan struct{}
+
+// NewWake returns a Wake.
+func NewWake() Wake { return make(Wake, 1) }
+
+// Notify wakes the relay; call it after committing outbox rows.
+func (w Wake) Notify() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+}
+
+// NewRelay returns a relay with defaults applied.
+func NewRelay(db *store.DB, w Writer, wake Wake, logger *slog.Logger) *Relay {
+	return &Relay{DB: db, Writer: w, Batch: 1000, Poll: 50 * time.Millisecond, Logger: logger, Wake: wake}
+}
+
+// Run publishes until ctx ends. A publish error is retried next round.
+func (r *Relay) Run(ctx context.Context) error {
+	t := time.NewTicker(r.Poll)
+	defer t.Stop()
+	for {
+		for {
+			n, err := r.Flush(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				r.Logger.WarnContext(ctx, "outbox publish failed; will retry", "error", err)
+				break
+			}
+			if n < r.Batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.Wake:
+		case <-t.C:
+		}
+	}
+}
+
+// Flush publishes one batch of pending rows and deletes them. It returns how
+// many rows it published.
+func (r *Relay) Flush(ctx context.Context) (int, error) {
+	rows, err := r.DB.Query(ctx, `SELECT id, topic, msg_key, payload, headers FROM outbox ORDER BY id LIMIT ?`, r.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: select: %w", err)
+	}
+	var (
+		ids  []int64
+		msgs []kafka.Message
+	)
+	for rows.Next() {
+		var (
+			id          int64
+			topic, key  string
+			payload, hb []byte
+		)
+		if err := rows.Scan(&id, &topic, &key, &payload, &hb); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox: scan: %w", err)
+		}
+		hdr := map[string]string{}
+		if err := json.Unmarshal(hb, &hdr); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox: row %d headers: %w", id, err)
+		}
+		m := kafka.Message{Topic: topic, Key: []byte(key), Value: payload}
+		for k, v := range hdr {
+			m.Headers = append(m.Headers, kafka.Header{Key: k, Value: []byte(v)})
+		}
+		ids = append(ids, id)
+		msgs = append(msgs, m)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("outbox: rows: %w", err)
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
+		return 0, fmt.Errorf("outbox: publish %d messages: %w", len(msgs), err)
+	}
+	if err := deleteIDs(ctx, r.DB, ids); err != nil {
+		return 0, err
+	}
+	return len(msgs), nil
+}
+
+func deleteIDs(ctx context.Context, db *store.DB, ids []int64) error {
+	// Chunks keep the statement under SQLite's parameter limit.
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		q := "DELETE FROM outbox WHERE id IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")"
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		if _, err := db.Exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("outbox: delete published: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+// Package runner runs one service unit: migrations, the outbox relay, the
+// consumer-group member and background workers, with a graceful stop that
+// finishes in-flight messages and a hard kill that abandons them (for tests
+// of crash recovery).
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
+	"github.com/ordermesh/ordermesh/apps/internal/outbox"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
+	"github.com/ordermesh/ordermesh/apps/internal/telemetry"
+)
+
+// Unit is one service as the runner sees it.
+type Unit struct {
+	// Name is the service name and its consumer group.
+	Name string
+	DB   *store.DB
+	// Migrations holds the service's goose .sql files at its root.
+	Migrations fs.FS
+	Topics     []string
+	Handle     eventbus.Handler
+	// Wake is the outbox wake the service itself notifies after its own
+	// commits (API writes); the runner also wakes it after consumed batches.
+	Wake outbox.Wake
+	// Workers run until their context ends (timeout sweepers, senders).
+	Workers []func(ctx context.Context) error
+	// MaxBatch overrides the consumer's batch size.
+	MaxBatch int
+}
+
+// Env is what all units in a process share.
+type Env struct {
+	Brokers []string
+	Logger  *slog.Logger
+	Tracer  trace.Tracer
+	Metrics *telemetry.Metrics
+	// Writer builds the Kafka writer for a unit (default eventbus.NewWriter);
+	// tests wrap it to inject faults such as duplicate publishing.
+	Writer func(brokers []string) outbox.Writer
+}
+
+// Running is a started unit.
+type Running struct {
+	Name    string
+	stop    context.CancelFunc
+	kill    context.CancelFunc
+	wg      sync.WaitGroup
+	relay   *outbox.Relay
+	writer  outbox.Writer
+	errMu   sync.Mutex
+	errs    []error
+	stopped bool
+}
+
+// Migrate applies the unit's migrations.
+func Migrate(ctx context.Context, u Unit) error {
+	if err := u.DB.Migrate(ctx, u.Migrations); err != nil {
+		return fmt.Errorf("runner: %s: %w", u.Name, err)
+	}
+	return nil
+}
+
+// Start migrates and starts u.
+func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
+	if err := Migrate(ctx, u); err != nil {
+		return nil, err
+	}
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("unit", u.Name)
+	var w outbox.Writer
+	if env.Writer != nil {
+		w = env.Writer(env.Brokers)
+	} else {
+		w = eventbus.NewWriter(env.Brokers)
+	}
+	if u.Wake == nil {
+		u.Wake = outbox.NewWake()
+	}
+	relay := outbox.NewRelay(u.DB, w, u.Wake, logger)
+	cons, err := eventbus.NewConsumer(eventbus.Config{
+		Group: u.Name, Brokers: env.Brokers, Topics: u.Topics, DB: u.DB, Handle: u.Handle,
+		DeadLetter: w, MaxBatch: u.MaxBatch, Logger: logger, Tracer: env.Tracer, Metrics: env.Metrics,
+		AfterCommit: u.Wake.Notify,
+	})
+	if err != nil {
+		return nil, err
+	}
+	work, kill := context.WithCancel(context.WithoutCancel(ctx))
+	stop, cancelStop := context.WithCancel(work)
+	r := &Running{Name: u.Name, stop: cancelStop, kill: kill, relay: relay, writer: w}
+	r.goRun(func() error { return cons.Run(stop, work) })
+	r.goRun(func() error { return relay.Run(stop) })
+	for _, fn := range u.Workers {
+		r.goRun(func() error { return fn(stop) })
+	}
+	return r, nil
+}
+
+func (r *Running) goRun(fn func() error) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := fn(); err != nil {
+			r.errMu.Lock()
+			r.errs = append(r.errs, err)
+			r.errMu.Unlock()
+		}
+	}()
+}
+
+// Stop ends the unit gracefully: the consumer applies and commits the batch
+// it holds, then the relay publishes what is left in the outbox.
+func (r *Running) Stop(ctx context.Context) error {
+	if r.stopped {
+		return nil
+	}
+	r.stopped = true
+	r.stop()
+	r.wg.Wait()
+	var err error
+	for {
+		n, ferr := r.relay.Flush(ctx)
+		if ferr != nil {
+			err = ferr
+			break
+		}
+		if n == 0 {
+			break
+		}
+	}
+	r.kill()
+	r.closeWriter()
+	return errors.Join(append(r.Errors(), err)...)
+}
+
+// Kill ends the unit at once, as a crash would: the batch in hand is rolled
+// back and its offsets stay uncommitted.
+func (r *Running) Kill() {
+	if r.stopped {
+		return
+	}
+	r.stopped = true
+	r.kill()
+	r.wg.Wait()
+	r.closeWriter()
+}
+
+func (r *Running) closeWriter() {
+	if c, ok := r.writer.(interface{ Close() error }); ok {
+		c.Close()
+	}
+}
+
+// Errors returns the errors the unit's loops ended with.
+func (r *Running) Errors() []error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return append([]error(nil), r.errs...)
+}
+
+// Writer is the default writer constructor, exposed for wrapping.
+func Writer(brokers []string) outbox.Writer { return eventbus.NewWriter(brokers) }
+
+var _ outbox.Writer = (*kafka.Writer)(nil)

@@ -1,0 +1,257 @@
+// Package store is the one storage interface every service uses: a pooled
+// database/sql handle over either PostgreSQL (pgx driver) or SQLite
+// (modernc.org/sqlite), with goose migrations and a small dialect layer.
+//
+// Queries are written once with '?' placeholders and portable SQL
+// (INSERT ... ON CONFLICT DO NOTHING works in both); Rebind turns them into
+// PostgreSQL's $n form.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+//go:embed migrations
+var runtimeMigrations embed.FS
+
+// Store is what services depend on: transactions and plain reads.
+type Store interface {
+	InTx(ctx context.Context, fn func(tx *Tx) error) error
+	QueryRow(ctx context.Context, q string, args ...any) *sql.Row
+	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	Exec(ctx context.Context, q string, args ...any) (sql.Result, error)
+	Dialect() Dialect
+	Close() error
+}
+
+// DB implements Store for both dialects.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+	rebind  sync.Map // query text -> rebound text
+}
+
+var _ Store = (*DB)(nil)
+
+// OpenSQLite opens (creating if needed) a SQLite file in WAL mode.
+// synchronous=NORMAL keeps commits durable against process crashes (the WAL
+// is written before commit returns); only an OS crash can lose the last
+// commits, which is the documented WAL trade-off.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %q: %w", path, err)
+	}
+	// One writer at a time is all SQLite allows; a single connection avoids
+	// SQLITE_BUSY storms and keeps transactions strictly serialised.
+	sdb.SetMaxOpenConns(1)
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("store: ping sqlite %q: %w", path, err)
+	}
+	return &DB{db: sdb, dialect: SQLite}, nil
+}
+
+// OpenPostgres opens a pooled PostgreSQL handle through the pgx driver.
+func OpenPostgres(ctx context.Context, dsn string, maxConns int) (*DB, error) {
+	sdb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	if maxConns <= 0 {
+		maxConns = 8
+	}
+	sdb.SetMaxOpenConns(maxConns)
+	sdb.SetMaxIdleConns(maxConns)
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("store: ping postgres: %w", err)
+	}
+	return &DB{db: sdb, dialect: Postgres}, nil
+}
+
+// Open picks the dialect from the DSN: "postgres://..." or a SQLite path.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return OpenPostgres(ctx, dsn, 8)
+	}
+	return OpenSQLite(ctx, strings.TrimPrefix(dsn, "sqlite://"))
+}
+
+// Dialect reports the engine.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// SQL exposes the handle for migrations and tests.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Migrate applies the runtime tables (outbox, processed events) and then the
+// service's own portable migrations from svc (a directory of goose .sql files).
+func (d *DB) Migrate(ctx context.Context, svc fs.FS) error {
+	dialect := goose.DialectSQLite3
+	if d.dialect == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	rt, err := fs.Sub(runtimeMigrations, "migrations/"+string(d.dialect))
+	if err != nil {
+		return fmt.Errorf("store: runtime migrations: %w", err)
+	}
+	for _, m := range []struct {
+		table string
+		fsys  fs.FS
+	}{{"goose_runtime_version", rt}, {"goose_db_version", svc}} {
+		p, err := goose.NewProvider(dialect, d.db, m.fsys, goose.WithTableName(m.table), goose.WithDisableGlobalRegistry(true))
+		if err != nil {
+			return fmt.Errorf("store: migrations %s: %w", m.table, err)
+		}
+		if _, err := p.Up(ctx); err != nil {
+			return fmt.Errorf("store: migrate %s: %w", m.table, err)
+		}
+	}
+	return nil
+}
+
+// Rebind rewrites '?' placeholders for PostgreSQL; SQLite takes them as is.
+func (d *DB) Rebind(q string) string {
+	if d.dialect != Postgres {
+		return q
+	}
+	if v, ok := d.rebind.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	d.rebind.Store(q, out)
+	return out
+}
+
+// QueryRow runs a single-row read outside a transaction.
+func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return d.db.QueryRowContext(ctx, d.Rebind(q), args...)
+}
+
+// Query runs a read outside a transaction.
+func (d *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return d.db.QueryContext(ctx, d.Rebind(q), args...)
+}
+
+// Exec runs a statement outside a transaction.
+func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return d.db.ExecContext(ctx, d.Rebind(q), args...)
+}
+
+// Tx is a transaction with the same dialect handling as DB.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+	// onCommit callbacks run after a successful commit (e.g. wake the relay).
+	onCommit []func()
+}
+
+// InTx runs fn in one transaction; fn's error rolls it back.
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{tx: stx, db: d}
+	if err := fn(tx); err != nil {
+		if rerr := stx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
+		}
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	return nil
+}
+
+// Exec runs a statement in the transaction.
+func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.Rebind(q), args...)
+}
+
+// QueryRow runs a single-row read in the transaction.
+func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.Rebind(q), args...)
+}
+
+// Query runs a read in the transaction.
+func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.db.Rebind(q), args...)
+}
+
+// Savepoint runs fn inside a savepoint so its failure undoes only its own work.
+func (t *Tx) Savepoint(ctx context.Context, name string, fn func() error) error {
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("store: savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+			return errors.Join(err, fmt.Errorf("store: rollback to savepoint: %w", rerr))
+		}
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("store: release savepoint: %w", err)
+	}
+	return nil
+}
+
+// OnCommit registers f to run after the transaction commits.
+func (t *Tx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }
+
+// Dialect reports the engine.
+func (t *Tx) Dialect() Dialect { return t.db.dialect }
+
+// MarkProcessed records eventID as handled in this transaction. It reports
+// false when the event was already processed, so the caller skips it: this
+// is what makes consumers idempotent under at-least-once delivery.
+func (t *Tx) MarkProcessed(ctx context.Context, eventID string) (bool, error) {
+	res, err := t.Exec(ctx, `INSERT INTO processed_events (event_id) VALUES (?) ON CONFLICT DO NOTHING`, eventID)
+	if err != nil {
+		return false, fmt.Errorf("store: mark processed %s: %w", eventID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: mark processed %s: %w", eventID, err)
+	}
+	return n == 1, nil
+}

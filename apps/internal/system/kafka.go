@@ -1,0 +1,39 @@
+package system
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/ordermesh/ordermesh/apps/internal/topics"
+)
+
+// Partitions per topic in the local cluster.
+const Partitions = 6
+
+// Kafka is an in-process 3-broker Kafka-protocol cluster (kfake) on 127.0.0.1
+// with every topic created. It is a test and local-run stand-in for a real
+// cluster; it keeps data in memory.
+type Kafka struct {
+	cluster *kfake.Cluster
+	Brokers []string
+}
+
+// StartKafka starts the cluster and creates the topics.
+func StartKafka(ctx context.Context) (*Kafka, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("system: start kfake: %w", err)
+	}
+	k := &Kafka{cluster: c, Brokers: c.ListenAddrs()}
+	if err := topics.Create(ctx, k.Brokers[0], Partitions, 3); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+// Close stops the cluster.
+func (k *Kafka) Close() { k.cluster.Close() }

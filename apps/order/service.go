@@ -1,0 +1,435 @@
+package order
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ordermesh/ordermesh/apps/gen/eventsv1"
+	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
+	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
+	"github.com/ordermesh/ordermesh/apps/internal/events"
+	"github.com/ordermesh/ordermesh/apps/internal/outbox"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
+	"github.com/ordermesh/ordermesh/apps/internal/telemetry"
+	"github.com/ordermesh/ordermesh/apps/internal/topics"
+)
+
+// Migrations are the order service's schema migrations.
+//
+//go:embed migrations/*.sql
+var Migrations embed.FS
+
+// Topics the order service consumes: the participants' replies.
+var Topics = []string{topics.InventoryEvents, topics.PaymentEvents, topics.ShippingEvents}
+
+// Config configures the order service.
+type Config struct {
+	DB      *store.DB
+	Catalog Catalog
+	// StepTimeout bounds each saga step before it is compensated or resent
+	// (default 10s).
+	StepTimeout time.Duration
+	Logger      *slog.Logger
+	Tracer      trace.Tracer
+	Metrics     *telemetry.Metrics
+	Now         func() time.Time
+	// AfterCommit runs after the API's own transactions commit (wakes the
+	// outbox relay so a new order's first command goes out at once).
+	AfterCommit func()
+}
+
+// Service implements the OrderService API and the saga orchestrator.
+type Service struct {
+	orderv1.UnimplementedOrderServiceServer
+	cfg Config
+}
+
+// New returns the service with defaults applied.
+func New(cfg Config) *Service {
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("order")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg}
+}
+
+// CreateOrder validates the request, stores OrderCreated and the saga, and
+// queues the first command, all in one transaction.
+func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderRequest) (*orderv1.CreateOrderResponse, error) {
+	cr := CreateRequest{CustomerID: req.GetCustomerId(), Currency: req.GetCurrency(), Address: req.GetShippingAddress()}
+	for _, it := range req.GetItems() {
+		cr.Items = append(cr.Items, Item{ProductID: it.GetProductId(), Quantity: it.GetQuantity()})
+	}
+	lines, total, err := s.cfg.Catalog.Price(cr)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	id := events.NewID()
+	correlation := telemetry.CorrelationID(ctx)
+	if correlation == "" {
+		correlation = id
+		ctx = telemetry.WithCorrelationID(ctx, id)
+	}
+	currency := cr.Currency
+	if currency == "" {
+		currency = DefaultCurrency
+	}
+	now := s.cfg.Now()
+	created := &eventsv1.OrderCreated{OrderId: id, CustomerId: cr.CustomerID, Items: lines, TotalCents: total, Currency: currency, ShippingAddress: cr.Address}
+	saga, out := Start(created, correlation, now, s.cfg.StepTimeout)
+	err = s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		s.afterCommit(tx)
+		if err := insertSaga(ctx, tx, saga); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, saga, 0, events.Meta{AggregateID: id, CorrelationID: correlation}, out)
+	})
+	if err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "create order failed", "error", err)
+		return nil, status.Error(codes.Internal, "could not store the order")
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.OrdersCreated.Inc()
+	}
+	s.cfg.Logger.InfoContext(ctx, "order created", "order_id", id, "total_cents", total)
+	return &orderv1.CreateOrderResponse{OrderId: id}, nil
+}
+
+// GetOrder folds the order's events and adds the saga step.
+func (s *Service) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*orderv1.Order, error) {
+	if req.GetOrderId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "order_id is empty")
+	}
+	o, err := s.Load(ctx, req.GetOrderId())
+	if err != nil {
+		return nil, err
+	}
+	var step string
+	if err := s.cfg.DB.QueryRow(ctx, `SELECT state FROM sagas WHERE order_id = ?`, o.ID).Scan(&step); err != nil {
+		return nil, status.Error(codes.Internal, "could not read the saga")
+	}
+	return toProto(o, step), nil
+}
+
+// Load rebuilds the order aggregate from its event stream.
+func (s *Service) Load(ctx context.Context, id string) (*Order, error) {
+	rows, err := s.cfg.DB.Query(ctx, `SELECT event_type, payload FROM order_events WHERE order_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "could not read the order")
+	}
+	defer rows.Close()
+	o := &Order{}
+	for rows.Next() {
+		var (
+			typ string
+			raw []byte
+		)
+		if err := rows.Scan(&typ, &raw); err != nil {
+			return nil, status.Error(codes.Internal, "could not read the order")
+		}
+		ev, err := decodeEvent(typ, raw)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		o.Apply(ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, status.Error(codes.Internal, "could not read the order")
+	}
+	if o.Version == 0 {
+		return nil, status.Errorf(codes.NotFound, "order %q not found", truncate(id))
+	}
+	return o, nil
+}
+
+// CancelOrder compensates an order that has not reached shipment.
+func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderRequest) (*orderv1.Order, error) {
+	if req.GetOrderId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "order_id is empty")
+	}
+	if len(req.GetReason()) > MaxTextLen {
+		return nil, status.Errorf(codes.InvalidArgument, "reason is %d bytes: at most %d allowed", len(req.GetReason()), MaxTextLen)
+	}
+	var notCancellable State
+	err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		s.afterCommit(tx)
+		saga, err := loadSaga(ctx, tx, req.GetOrderId())
+		if err != nil {
+			return err
+		}
+		ctx = telemetry.WithCorrelationID(ctx, saga.CorrelationID)
+		now := s.cfg.Now()
+		out, err := saga.Cancel(req.GetReason(), now, s.cfg.StepTimeout)
+		if errors.Is(err, ErrNotCancellable) {
+			notCancellable = saga.State
+			return nil
+		}
+		if err := updateSaga(ctx, tx, saga); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, saga, -1, events.Meta{AggregateID: saga.OrderID, CorrelationID: saga.CorrelationID}, out)
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, status.Errorf(codes.NotFound, "order %q not found", truncate(req.GetOrderId()))
+	case err != nil:
+		s.cfg.Logger.ErrorContext(ctx, "cancel failed", "error", err)
+		return nil, status.Error(codes.Internal, "could not cancel the order")
+	case notCancellable != "":
+		return nil, status.Errorf(codes.FailedPrecondition, "order %s is %s: it can only be cancelled before payment completes shipment scheduling", req.GetOrderId(), notCancellable)
+	}
+	return s.GetOrder(ctx, &orderv1.GetOrderRequest{OrderId: req.GetOrderId()})
+}
+
+// Handle applies a participant reply to its saga (the consumer's handler).
+func (s *Service) Handle(ctx context.Context, tx *store.Tx, d eventbus.Delivery) error {
+	orderID := replyOrderID(d.Payload)
+	if orderID == "" {
+		return fmt.Errorf("order: %s has no order id", d.Env.GetType())
+	}
+	saga, err := loadSaga(ctx, tx, orderID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("order: reply %s for unknown order %s", d.Env.GetType(), orderID)
+	}
+	if err != nil {
+		return err
+	}
+	out := saga.OnReply(d.Payload, s.cfg.Now(), s.cfg.StepTimeout)
+	if len(out) == 0 {
+		s.cfg.Logger.DebugContext(ctx, "reply ignored in this state", "order_id", orderID, "state", saga.State, "type", d.Env.GetType())
+		return nil
+	}
+	if err := updateSaga(ctx, tx, saga); err != nil {
+		return err
+	}
+	return s.emit(ctx, tx, saga, -1, d.Meta(), out)
+}
+
+// SweepTimeouts compensates or resends the steps of sagas past their deadline.
+func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
+	now := s.cfg.Now()
+	rows, err := s.cfg.DB.Query(ctx, `SELECT order_id FROM sagas WHERE state NOT IN ('completed', 'rejected', 'cancelled') AND deadline < ? LIMIT 500`, now.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("order: sweep: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("order: sweep: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+			s.afterCommit(tx)
+			saga, err := loadSaga(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if saga.State.Terminal() || !saga.Deadline.Before(now) {
+				return nil // moved on since the scan
+			}
+			sctx := telemetry.WithCorrelationID(ctx, saga.CorrelationID)
+			s.cfg.Logger.WarnContext(sctx, "saga step timed out", "order_id", id, "state", saga.State)
+			out := saga.OnTimeout(now, s.cfg.StepTimeout)
+			if err := updateSaga(sctx, tx, saga); err != nil {
+				return err
+			}
+			return s.emit(sctx, tx, saga, -1, events.Meta{AggregateID: id, CorrelationID: saga.CorrelationID}, out)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("order: sweep %s: %w", id, err)
+		}
+	}
+	return len(ids), nil
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := s.SweepTimeouts(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Error("timeout sweep failed", "error", err)
+			}
+		}
+	}
+}
+
+// emit queues out for publishing and appends the order's own events to its
+// stream. seq is the stream length before, or -1 to look it up.
+func (s *Service) emit(ctx context.Context, tx *store.Tx, saga *Saga, seq int64, m events.Meta, out []proto.Message) error {
+	now := s.cfg.Now()
+	for _, msg := range out {
+		topic, err := topics.For(msg)
+		if err != nil {
+			return err
+		}
+		if topic == topics.OrderEvents {
+			if seq < 0 {
+				if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM order_events WHERE order_id = ?`, saga.OrderID).Scan(&seq); err != nil {
+					return fmt.Errorf("order: stream length: %w", err)
+				}
+			}
+			raw, err := proto.Marshal(msg)
+			if err != nil {
+				return fmt.Errorf("order: marshal %T: %w", msg, err)
+			}
+			seq++
+			if _, err := tx.Exec(ctx, `INSERT INTO order_events (order_id, seq, event_type, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
+				saga.OrderID, seq, events.TypeOf(msg), raw, now.UnixNano()); err != nil {
+				return fmt.Errorf("order: append %T: %w", msg, err)
+			}
+			s.observeEnd(ctx, saga, msg, now)
+		}
+		if err := outbox.Add(ctx, tx, msg, m, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) observeEnd(ctx context.Context, saga *Saga, msg proto.Message, now time.Time) {
+	if _, created := msg.(*eventsv1.OrderCreated); created {
+		return
+	}
+	s.cfg.Logger.InfoContext(ctx, "order finished", "order_id", saga.OrderID, "state", saga.State, "reason", saga.Reason)
+	if s.cfg.Metrics == nil {
+		return
+	}
+	s.cfg.Metrics.SagaDuration.Observe(now.Sub(saga.StartedAt).Seconds())
+	switch saga.State {
+	case Completed:
+		s.cfg.Metrics.OrdersCompleted.Inc()
+	default:
+		s.cfg.Metrics.OrdersRejected.Inc()
+	}
+	if saga.Compensated {
+		s.cfg.Metrics.OrdersCompensated.Inc()
+	}
+}
+
+func (s *Service) afterCommit(tx *store.Tx) {
+	if s.cfg.AfterCommit != nil {
+		tx.OnCommit(s.cfg.AfterCommit)
+	}
+}
+
+func replyOrderID(m proto.Message) string {
+	if r, ok := m.(interface{ GetOrderId() string }); ok {
+		return r.GetOrderId()
+	}
+	return ""
+}
+
+func decodeEvent(typ string, raw []byte) (proto.Message, error) {
+	var m proto.Message
+	switch typ {
+	case events.TypeOf(&eventsv1.OrderCreated{}):
+		m = &eventsv1.OrderCreated{}
+	case events.TypeOf(&eventsv1.OrderCompleted{}):
+		m = &eventsv1.OrderCompleted{}
+	case events.TypeOf(&eventsv1.OrderRejected{}):
+		m = &eventsv1.OrderRejected{}
+	case events.TypeOf(&eventsv1.OrderCancelled{}):
+		m = &eventsv1.OrderCancelled{}
+	default:
+		return nil, fmt.Errorf("order: unknown stored event type %q", typ)
+	}
+	if err := proto.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("order: stored %s: %w", typ, err)
+	}
+	return m, nil
+}
+
+func toProto(o *Order, step string) *orderv1.Order {
+	st := map[Status]orderv1.OrderStatus{
+		StatusPending: orderv1.OrderStatus_ORDER_STATUS_PENDING, StatusCompleted: orderv1.OrderStatus_ORDER_STATUS_COMPLETED,
+		StatusRejected: orderv1.OrderStatus_ORDER_STATUS_REJECTED, StatusCancelled: orderv1.OrderStatus_ORDER_STATUS_CANCELLED,
+	}[o.Status]
+	out := &orderv1.Order{OrderId: o.ID, CustomerId: o.CustomerID, TotalCents: o.TotalCents, Currency: o.Currency, Status: st, Reason: o.Reason, Step: step, Version: o.Version}
+	for _, it := range o.Items {
+		out.Items = append(out.Items, &orderv1.Item{ProductId: it.GetProductId(), Quantity: it.GetQuantity()})
+	}
+	return out
+}
+
+const sagaColumns = `order_id, state, outcome, reason, compensated, customer_id, currency, address, total_cents, items, correlation_id, started_at, deadline`
+
+func insertSaga(ctx context.Context, tx *store.Tx, s *Saga) error {
+	items, err := proto.Marshal(&eventsv1.ReserveStock{Items: s.Items})
+	if err != nil {
+		return fmt.Errorf("order: marshal items: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO sagas (`+sagaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.OrderID, string(s.State), string(s.Outcome), s.Reason, boolInt(s.Compensated), s.CustomerID, s.Currency, s.Address,
+		s.TotalCents, items, s.CorrelationID, s.StartedAt.UnixNano(), s.Deadline.UnixNano())
+	if err != nil {
+		return fmt.Errorf("order: insert saga: %w", err)
+	}
+	return nil
+}
+
+func updateSaga(ctx context.Context, tx *store.Tx, s *Saga) error {
+	_, err := tx.Exec(ctx, `UPDATE sagas SET state = ?, outcome = ?, reason = ?, compensated = ?, deadline = ? WHERE order_id = ?`,
+		string(s.State), string(s.Outcome), s.Reason, boolInt(s.Compensated), s.Deadline.UnixNano(), s.OrderID)
+	if err != nil {
+		return fmt.Errorf("order: update saga: %w", err)
+	}
+	return nil
+}
+
+func loadSaga(ctx context.Context, tx *store.Tx, id string) (*Saga, error) {
+	var (
+		s                   Saga
+		state, outcome      string
+		comp                int64
+		items               []byte
+		startedAt, deadline int64
+	)
+	err := tx.QueryRow(ctx, `SELECT `+sagaColumns+` FROM sagas WHERE order_id = ?`, id).Scan(
+		&s.OrderID, &state, &outcome, &s.Reason, &comp, &s.CustomerID, &s.Currency, &s.Address, &s.TotalCents, &items, &s.CorrelationID, &startedAt, &deadline)
+	if err != nil {
+		return nil, fmt.Errorf("order: load saga %s: %w", id, err)
+	}
+	var rs eventsv1.ReserveStock
+	if err := proto.Unmarshal(items, &rs); err != nil {
+		return nil, fmt.Errorf("order: saga %s items: %w", id, err)
+	}
+	s.Items, s.State, s.Outcome, s.Compensated = rs.GetItems(), State(state), State(outcome), comp != 0
+	s.StartedAt, s.Deadline = time.Unix(0, startedAt), time.Unix(0, deadline)
+	return &s, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
