@@ -61,7 +61,8 @@ type MicroserviceArgs struct {
 	Kafka *Peer
 	// Collector, when set, allows egress to the OpenTelemetry collector.
 	Collector *Peer
-	// Vault, when set, allows egress to Vault.
+	// Vault, when set, allows egress to Vault and mounts the service-account token, with
+	// which the Vault agent logs in (Kubernetes auth).
 	Vault *Peer
 	// DNS is the cluster DNS peer. Default: namespace kube-system, pods k8s-app=kube-dns, port 53 (UDP+TCP).
 	DNS *Peer

@@ -92,6 +92,10 @@ func NewMicroservice(ctx *pulumi.Context, name string, args *MicroserviceArgs, o
 	return m, nil
 }
 
+// mountToken reports whether the pods need their service-account token: to call the
+// Kubernetes API, or for the Vault agent's Kubernetes-auth login.
+func (a *MicroserviceArgs) mountToken() bool { return a.NeedsKubeAPI || a.Vault != nil }
+
 func deploymentName(name, version string) string { return name + "-" + version }
 
 type builder struct {
@@ -132,7 +136,7 @@ func (b *builder) build() error {
 	var err error
 	b.serviceAccount, err = corev1.NewServiceAccount(b.ctx, b.name, &corev1.ServiceAccountArgs{
 		Metadata:                     b.meta(b.name, nil),
-		AutomountServiceAccountToken: pulumi.Bool(b.a.NeedsKubeAPI),
+		AutomountServiceAccountToken: pulumi.Bool(b.a.mountToken()),
 	}, b.parent)
 	if err != nil {
 		return fmt.Errorf("service account: %w", err)
@@ -299,7 +303,7 @@ func (b *builder) deployment(version, image string, replicas int) (*appsv1.Deplo
 				},
 				Spec: &corev1.PodSpecArgs{
 					ServiceAccountName:           b.serviceAccount.Metadata.Name().Elem(),
-					AutomountServiceAccountToken: pulumi.Bool(a.NeedsKubeAPI),
+					AutomountServiceAccountToken: pulumi.Bool(a.mountToken()),
 					SecurityContext: &corev1.PodSecurityContextArgs{
 						RunAsNonRoot:   pulumi.Bool(true),
 						RunAsUser:      pulumi.Int(DefaultRunAsUser),
