@@ -222,7 +222,8 @@ type Service struct {
 	Canary Canary `json:"canary"`
 	// ZoneSpread spreads the pods across zones (topology.kubernetes.io/zone).
 	ZoneSpread bool `json:"zoneSpread"`
-	// NeedsVault lets the service reach Vault (egress + Vault role).
+	// NeedsVault lets the service use Vault: egress to Vault and a mounted service-account
+	// token for the Vault agent's Kubernetes-auth login.
 	NeedsVault bool `json:"needsVault"`
 	// NeedsKubeAPI mounts a service-account token and allows egress to the Kubernetes API.
 	NeedsKubeAPI bool `json:"needsKubeAPI"`
