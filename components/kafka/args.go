@@ -273,6 +273,7 @@ func (a *Args) validate() error {
 	}
 
 	clients := map[string]bool{}
+	groups := map[string]string{}
 	for i, c := range a.Clients {
 		f := fmt.Sprintf("Clients[%d]", i)
 		if !dnsLabelRE.MatchString(c.Name) {
@@ -295,8 +296,15 @@ func (a *Args) validate() error {
 				}
 			}
 		}
-		if len(c.Consumes) > 0 && (c.ConsumerGroup == "" || strings.Contains(c.ConsumerGroup, "*")) {
-			bad(f+".ConsumerGroup", fmt.Sprintf("%q", c.ConsumerGroup), "must be a literal group id")
+		if len(c.Consumes) > 0 {
+			if c.ConsumerGroup == "" || strings.Contains(c.ConsumerGroup, "*") {
+				bad(f+".ConsumerGroup", fmt.Sprintf("%q", c.ConsumerGroup), "must be a literal group id")
+			}
+			// A shared group would split one service's partitions with another.
+			if other, ok := groups[c.ConsumerGroup]; ok {
+				bad(f+".ConsumerGroup", fmt.Sprintf("%q", c.ConsumerGroup), fmt.Sprintf("is already the group of %q; each service needs its own", other))
+			}
+			groups[c.ConsumerGroup] = c.Name
 		}
 	}
 	return errors.Join(errs...)

@@ -315,8 +315,10 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 			args: Args{Topics: []TopicSpec{{Name: "a"}}, Clients: []ClientSpec{
 				{Name: "svc", Produces: []string{"missing"}, Consumes: []string{"*"}},
 				{Name: "Bad_Name", Produces: []string{"a"}},
+				{Name: "x", Consumes: []string{"a"}, ConsumerGroup: "svc"},
 			}},
-			want: []string{`Clients[0].Produces[0] = "missing"`, `Clients[0].Consumes[0] = "*"`, `Clients[1].Name = "Bad_Name"`},
+			want: []string{`Clients[0].Produces[0] = "missing"`, `Clients[0].Consumes[0] = "*"`, `Clients[1].Name = "Bad_Name"`,
+				`Clients[2].ConsumerGroup = "svc": is already the group of "svc"`},
 		},
 		{
 			name: "topic problems",
