@@ -75,6 +75,13 @@ var (
 		Version:    "4.11.1",
 		AppVersion: "2.19.0",
 	}
+	// Tempo installs Grafana Tempo, the alternative tracing backend.
+	Tempo = Chart{
+		Name:       "tempo",
+		Repo:       "https://grafana-community.github.io/helm-charts",
+		Version:    "2.2.4",
+		AppVersion: "2.10.0",
+	}
 	// Vault installs HashiCorp Vault and its agent injector.
 	Vault = Chart{
 		Name:       "vault",
@@ -119,24 +126,25 @@ var (
 	StrimziKafkaTopic    = APIVersion{"kafka.strimzi.io/v1", "KafkaTopic"}
 	StrimziKafkaUser     = APIVersion{"kafka.strimzi.io/v1", "KafkaUser"}
 
-	IstioPeerAuthentication  = APIVersion{"security.istio.io/v1", "PeerAuthentication"}
-	IstioAuthorizationPolicy = APIVersion{"security.istio.io/v1", "AuthorizationPolicy"}
-	IstioTelemetry           = APIVersion{"telemetry.istio.io/v1", "Telemetry"}
-	IstioGatewayResource     = APIVersion{"networking.istio.io/v1", "Gateway"}
-	IstioVirtualService      = APIVersion{"networking.istio.io/v1", "VirtualService"}
-	IstioDestinationRule     = APIVersion{"networking.istio.io/v1", "DestinationRule"}
-	PrometheusServiceMonitor = APIVersion{"monitoring.coreos.com/v1", "ServiceMonitor"}
-	PrometheusPodMonitor     = APIVersion{"monitoring.coreos.com/v1", "PodMonitor"}
-	PrometheusRule           = APIVersion{"monitoring.coreos.com/v1", "PrometheusRule"}
-	FlaggerCanary            = APIVersion{"flagger.app/v1beta1", "Canary"}
-	CloudNativePGCluster     = APIVersion{"postgresql.cnpg.io/v1", "Cluster"}
+	IstioPeerAuthentication    = APIVersion{"security.istio.io/v1", "PeerAuthentication"}
+	IstioAuthorizationPolicy   = APIVersion{"security.istio.io/v1", "AuthorizationPolicy"}
+	IstioRequestAuthentication = APIVersion{"security.istio.io/v1", "RequestAuthentication"}
+	IstioTelemetry             = APIVersion{"telemetry.istio.io/v1", "Telemetry"}
+	IstioGatewayResource       = APIVersion{"networking.istio.io/v1", "Gateway"}
+	IstioVirtualService        = APIVersion{"networking.istio.io/v1", "VirtualService"}
+	IstioDestinationRule       = APIVersion{"networking.istio.io/v1", "DestinationRule"}
+	PrometheusServiceMonitor   = APIVersion{"monitoring.coreos.com/v1", "ServiceMonitor"}
+	PrometheusPodMonitor       = APIVersion{"monitoring.coreos.com/v1", "PodMonitor"}
+	PrometheusRule             = APIVersion{"monitoring.coreos.com/v1", "PrometheusRule"}
+	FlaggerCanary              = APIVersion{"flagger.app/v1beta1", "Canary"}
+	CloudNativePGCluster       = APIVersion{"postgresql.cnpg.io/v1", "Cluster"}
 )
 
 // Charts lists every pinned chart, for tests and documentation.
 func Charts() []Chart {
 	return []Chart{
 		StrimziOperator, IstioBase, Istiod, IstioGateway, KubePrometheusStack,
-		OTelCollector, Jaeger, Vault, OpenBao, Flagger, CloudNativePG,
+		OTelCollector, Jaeger, Tempo, Vault, OpenBao, Flagger, CloudNativePG,
 	}
 }
 
@@ -144,7 +152,7 @@ func Charts() []Chart {
 func APIVersions() []APIVersion {
 	return []APIVersion{
 		StrimziKafka, StrimziKafkaNodePool, StrimziKafkaTopic, StrimziKafkaUser,
-		IstioPeerAuthentication, IstioAuthorizationPolicy, IstioTelemetry,
+		IstioPeerAuthentication, IstioAuthorizationPolicy, IstioRequestAuthentication, IstioTelemetry,
 		IstioGatewayResource, IstioVirtualService, IstioDestinationRule,
 		PrometheusServiceMonitor, PrometheusPodMonitor, PrometheusRule,
 		FlaggerCanary, CloudNativePGCluster,
