@@ -166,8 +166,10 @@ func defaultDeny(np Resource) bool {
 	if !emptySelector(spec.Get("podSelector")) {
 		return false
 	}
-	return slices.Contains(spec.Get("policyTypes").Strings(), "Ingress") && len(spec.Get("ingress").Items()) == 0 &&
-		!spec.Get("ingress").Unknown()
+	// Kubernetes defaults policyTypes to [Ingress] (plus Egress when egress rules exist).
+	types := spec.Get("policyTypes")
+	ingress := types.Missing() || slices.Contains(types.Strings(), "Ingress")
+	return ingress && len(spec.Get("ingress").Items()) == 0 && !spec.Get("ingress").Unknown()
 }
 
 var namespaceDefaultDeny = Rule{

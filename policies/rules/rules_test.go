@@ -136,6 +136,11 @@ var cases = []ruleCase{
 
 	// namespace-default-deny
 	{rule: "namespace-default-deny", name: "default deny present", res: stackOK()},
+	{rule: "namespace-default-deny", name: "policyTypes defaulted to Ingress", res: []Resource{res(tDeployment, deployment),
+		res(tNetworkPolicy, with(defaultDenyNP, "spec.policyTypes", deleted))}},
+	{rule: "namespace-default-deny", name: "egress-only deny is no ingress deny", res: []Resource{res(tDeployment, deployment),
+		res(tNetworkPolicy, with(defaultDenyNP, "spec.policyTypes", []any{"Egress"}))},
+		wantFail: []string{"no default-deny NetworkPolicy"}},
 	{rule: "namespace-default-deny", name: "only allow policies", res: without(stackOK(), "default-deny"),
 		wantFail: []string{`namespace "orders" has no default-deny NetworkPolicy`}},
 	{rule: "namespace-default-deny", name: "empty selector that allows ingress is no deny", res: []Resource{res(tDeployment, deployment),
