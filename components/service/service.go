@@ -1,7 +1,8 @@
 // Package service is the ordermesh microservice component: stable and canary
 // Deployments, Service, ServiceAccount, PodDisruptionBudget, HPA, NetworkPolicy
 // derived from the declared call graph, Istio AuthorizationPolicy,
-// DestinationRule and VirtualService, and a ServiceMonitor.
+// DestinationRule and VirtualService, a PeerAuthentication letting Prometheus
+// scrape the metrics port in plaintext, and a ServiceMonitor.
 package service
 
 import (
@@ -361,6 +362,17 @@ func (b *builder) istio() error {
 	a, m := b.a, b.a.Istio
 	if _, err := b.customResource(versions.IstioAuthorizationPolicy, b.name, nil, authorizationPolicy(b.name, a), b.parent); err != nil {
 		return fmt.Errorf("authorization policy: %w", err)
+	}
+	if a.Scrapers != nil {
+		// Prometheus has no sidecar and scrapes in plaintext, which STRICT mTLS would refuse:
+		// relax the metrics port only, the rest inherits the mesh-wide mode.
+		pa := PeerAuthenticationSpec{
+			Selector:      &WorkloadSelector{MatchLabels: map[string]string{NameLabel: b.name}},
+			PortLevelMtls: map[string]MTLS{strconv.Itoa(a.MetricsPort): {Mode: "PERMISSIVE"}},
+		}
+		if _, err := b.customResource(versions.IstioPeerAuthentication, b.name, nil, pa, b.parent); err != nil {
+			return fmt.Errorf("peer authentication: %w", err)
+		}
 	}
 
 	subsets := []Subset{{Name: "v1", Labels: map[string]string{VersionLabel: "v1"}}}

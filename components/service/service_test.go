@@ -442,7 +442,7 @@ func TestCustomResourcesMatchUpstreamCRDSchemas(t *testing.T) {
 	}
 	rec := deployAll(t, resolve(t, "prod", nil))
 	n := 0
-	for _, kind := range []string{"AuthorizationPolicy", "DestinationRule", "VirtualService", "ServiceMonitor"} {
+	for _, kind := range []string{"AuthorizationPolicy", "DestinationRule", "VirtualService", "ServiceMonitor", "PeerAuthentication"} {
 		objs := rec.objects(kind)
 		if len(objs) == 0 {
 			t.Errorf("no %s created", kind)
@@ -458,8 +458,8 @@ func TestCustomResourcesMatchUpstreamCRDSchemas(t *testing.T) {
 			}
 		}
 	}
-	if n < 6*4 {
-		t.Errorf("validated %d custom resources, want at least 24", n)
+	if n < 6*5 {
+		t.Errorf("validated %d custom resources, want at least 30", n)
 	}
 }
 
@@ -476,10 +476,24 @@ func TestServiceMonitorScrapesMetricsPort(t *testing.T) {
 	}
 }
 
+func TestMetricsPortAcceptsPlaintextScrapesOnly(t *testing.T) {
+	rec := deployAll(t, resolve(t, "prod", nil))
+	pa := rec.objects("PeerAuthentication")["orders/order"]
+	if got := get(pa, "spec.portLevelMtls"); !reflect.DeepEqual(got, map[string]any{"9090": map[string]any{"mode": "PERMISSIVE"}}) {
+		t.Errorf("portLevelMtls = %v, want only 9090 PERMISSIVE", got)
+	}
+	if get(pa, "spec.mtls") != nil {
+		t.Errorf("workload mtls = %v, want inherited from the mesh", get(pa, "spec.mtls"))
+	}
+	if sel, _ := get(pa, "spec.selector.matchLabels").(map[string]any); sel[NameLabel] != "order" {
+		t.Errorf("selector = %v", sel)
+	}
+}
+
 func TestMeshAndObservabilityToggles(t *testing.T) {
 	cfg := resolve(t, "dev", map[string]string{"ordermesh:mesh": `{"enabled": false}`, "ordermesh:observability": `{"enabled": false}`})
 	rec := deployAll(t, cfg)
-	for _, kind := range []string{"AuthorizationPolicy", "DestinationRule", "VirtualService", "ServiceMonitor"} {
+	for _, kind := range []string{"AuthorizationPolicy", "DestinationRule", "VirtualService", "ServiceMonitor", "PeerAuthentication"} {
 		if n := len(rec.objects(kind)); n != 0 {
 			t.Errorf("%d %s created with the mesh and observability disabled", n, kind)
 		}

@@ -161,3 +161,14 @@ type Endpoint struct {
 	Interval string `json:"interval,omitempty"`
 	Scheme   string `json:"scheme,omitempty"`
 }
+
+// PeerAuthenticationSpec is security.istio.io/v1 PeerAuthentication.spec.
+type PeerAuthenticationSpec struct {
+	Selector      *WorkloadSelector `json:"selector,omitempty"`
+	PortLevelMtls map[string]MTLS   `json:"portLevelMtls,omitempty"`
+}
+
+// MTLS is a peer-authentication mode.
+type MTLS struct {
+	Mode string `json:"mode"`
+}
