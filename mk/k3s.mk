@@ -23,6 +23,6 @@ $(K3S_PLUGIN): $(K3S_PLUGIN_SRCS)
 		-ldflags "-X github.com/ordermesh/ordermesh/components/k3s/provider.Version=$(K3S_PLUGIN_VERSION)" \
 		./tools/pulumi-resource-ordermesh
 
-test-k3s: $(K3S_PLUGIN)
+test-k3s: $(K3S_PLUGIN) $(BIN)/pulumi $(BIN)/pulumi-language-go
 	nice -n 10 go test -count=1 ./components/k3s/...
 	nice -n 10 go test -tags sshd -count=1 -timeout 20m ./components/k3s/...

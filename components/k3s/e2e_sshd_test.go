@@ -44,6 +44,19 @@ func (p *pulumiCLI) run(args ...string) string {
 	return string(out)
 }
 
+// runFail runs a command that must fail and returns its output.
+func (p *pulumiCLI) runFail(args ...string) string {
+	p.t.Helper()
+	cmd := exec.Command(filepath.Join(p.bin, "pulumi"), args...)
+	cmd.Dir = p.project
+	cmd.Env = p.env
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		p.t.Fatalf("pulumi %s succeeded, want failure:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
+}
+
 func (p *pulumiCLI) configure(hosts []map[string]any, s hosttest.StandIn, images string) {
 	p.t.Helper()
 	b, err := json.Marshal(hosts)
@@ -153,6 +166,21 @@ func TestPulumiUpProvisionsReRunsUpgradesAndDestroys(t *testing.T) {
 		if ev := events(t, evLog); len(ev) != before {
 			t.Errorf("no-op up touched hosts: %v", ev[before:])
 		}
+	})
+
+	t.Run("changed host key stops the upgrade before any host changes", func(t *testing.T) {
+		p.t = t
+		before := len(events(t, evLog))
+		agt.ChangeHostKey(t)
+		p.configure([]map[string]any{hostCfg(srv, "server"), hostCfg(agt, "agent")}, v2, images)
+		out := p.runFail("up", "--yes", "--skip-preview", "--non-interactive", "--config-file", p.cfgFile, "-s", "e2e")
+		if !strings.Contains(out, "host key mismatch") || !strings.Contains(out, `"agt-1"`) {
+			t.Errorf("up output does not name the host key mismatch on agt-1:\n%s", out)
+		}
+		if ev := events(t, evLog); len(ev) != before {
+			t.Errorf("hosts changed despite the failed preflight: %v", ev[before:])
+		}
+		agt.RestoreHostKey(t)
 	})
 
 	t.Run("version change upgrades node by node", func(t *testing.T) {

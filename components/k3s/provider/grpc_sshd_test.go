@@ -362,7 +362,6 @@ func TestPreflightRejectsBadHostsBeforeAnyChange(t *testing.T) {
 	t.Run("changed host key", func(t *testing.T) {
 		hosts := []PreflightHost{ph(good, RoleServer), ph(other, RoleAgent)}
 		other.ChangeHostKey(t)
-		hosts[1].Port = other.Port
 		resp, err := c.Check(context.Background(), &pulumirpc.CheckRequest{Urn: urn(TypePreflight, "pf"), Type: TypePreflight,
 			News: mustEncode(t, PreflightSpec{Hosts: hosts})})
 		if err != nil {

@@ -34,6 +34,7 @@ type Host struct {
 	HostKey    string // the server's public key, authorized_keys form
 	Root       string // root prefix for everything the provider writes
 	Dir        string // the host's temp dir (config, keys, log)
+	hostPriv   string // the original host private key
 	cmd        *exec.Cmd
 	log        *bytes.Buffer
 }
@@ -83,10 +84,12 @@ func StartSSHD(t testing.TB, name string) *Host {
 	}
 	hostPriv, hostPub := NewKey(t)
 	clientPriv, clientPub := NewKey(t)
-	h.PrivateKey, h.HostKey = clientPriv, hostPub
+	h.PrivateKey, h.HostKey, h.hostPriv = clientPriv, hostPub, hostPriv
 	write(t, filepath.Join(dir, "ssh_host_ed25519_key"), hostPriv, 0o600)
 	write(t, filepath.Join(dir, "authorized_keys"), clientPub+"\n", 0o600)
-	h.start(t)
+	h.start(t, freePort(t))
+	// Registered once on the test that made the host, so a restart from a subtest outlives the subtest.
+	t.Cleanup(h.stop)
 	// Stand-in daemons are started detached by the host's sessions; stop them by their pid files.
 	t.Cleanup(func() { killStandIns(h.Root) })
 	return h
@@ -107,9 +110,9 @@ func killStandIns(root string) {
 	})
 }
 
-func (h *Host) start(t testing.TB) {
+func (h *Host) start(t testing.TB, port int) {
 	t.Helper()
-	h.Port = freePort(t)
+	h.Port = port
 	cfg := fmt.Sprintf(`ListenAddress 127.0.0.1
 Port %d
 HostKey %s/ssh_host_ed25519_key
@@ -131,8 +134,6 @@ LogLevel VERBOSE
 	if err := h.cmd.Start(); err != nil {
 		t.Fatalf("start sshd for %s: %v", h.Name, err)
 	}
-	cmd := h.cmd
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", h.Endpoint(), 200*time.Millisecond)
@@ -147,14 +148,27 @@ LogLevel VERBOSE
 	}
 }
 
-// ChangeHostKey restarts the host's sshd with a new host key (a reinstalled or impostor machine).
+// ChangeHostKey restarts the host's sshd, same port, with a new host key (a reinstalled or impostor
+// machine); HostKey keeps the originally pinned key.
 func (h *Host) ChangeHostKey(t testing.TB) {
 	t.Helper()
+	priv, _ := NewKey(t)
+	h.restart(t, priv)
+}
+
+// RestoreHostKey restarts sshd with the original host key.
+func (h *Host) RestoreHostKey(t testing.TB) { t.Helper(); h.restart(t, h.hostPriv) }
+
+func (h *Host) stop() {
 	_ = h.cmd.Process.Kill()
 	_ = h.cmd.Wait()
-	priv, _ := NewKey(t)
-	write(t, filepath.Join(h.Dir, "ssh_host_ed25519_key"), priv, 0o600)
-	h.start(t)
+}
+
+func (h *Host) restart(t testing.TB, hostPriv string) {
+	t.Helper()
+	h.stop()
+	write(t, filepath.Join(h.Dir, "ssh_host_ed25519_key"), hostPriv, 0o600)
+	h.start(t, h.Port)
 }
 
 // Endpoint is host:port.
