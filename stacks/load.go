@@ -58,8 +58,11 @@ func Resolve(profile string, raw map[string]string) (*Config, error) {
 		profile = raw[Namespace+":profile"]
 	}
 	p, err := ParseProfile(profile)
-	if err != nil {
-		return nil, Problems{fmt.Sprintf("%s:profile = %q: must be one of dev, staging, prod", Namespace, profile)}
+	knownProfile := err == nil
+	if !knownProfile {
+		probs = append(probs, fmt.Sprintf("%s:profile = %q: must be one of dev, staging, prod", Namespace, profile))
+		// Still check the overrides' keys and types against the schema.
+		p = Dev
 	}
 	cfg, err := Defaults(p)
 	if err != nil {
@@ -96,7 +99,9 @@ func Resolve(profile string, raw map[string]string) (*Config, error) {
 		}
 		merge(key, cv.Field(i), v, &probs)
 	}
-	probs = append(probs, cfg.Validate()...)
+	if knownProfile {
+		probs = append(probs, cfg.Validate()...)
+	}
 	if len(probs) > 0 {
 		return nil, probs
 	}

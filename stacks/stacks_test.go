@@ -115,6 +115,15 @@ func TestResolveReportsEveryProblemAtOnce(t *testing.T) {
 			want: []string{`ordermesh:profile = "qa": must be one of dev, staging, prod`},
 		},
 		{
+			name: "unknown profile with bad overrides",
+			raw:  map[string]string{"ordermesh:profile": "production", "ordermesh:kafka": `{"brokerz": 1, "brokers": "x"}`},
+			want: []string{
+				`ordermesh:profile = "production": must be one of dev, staging, prod`,
+				`ordermesh:kafka.brokerz = 1: unknown key`,
+				`ordermesh:kafka.brokers = "x": must be an integer`,
+			},
+		},
+		{
 			name: "missing profile",
 			raw:  map[string]string{},
 			want: []string{`ordermesh:profile = "": must be one of dev, staging, prod`},
@@ -275,7 +284,7 @@ func TestResolveReportsEveryProblemAtOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := map[string]string{"ordermesh:profile": "prod"}
-			if tt.name == "unknown profile" || tt.name == "missing profile" {
+			if strings.Contains(tt.name, "profile") {
 				raw = map[string]string{}
 			}
 			for k, v := range tt.raw {
