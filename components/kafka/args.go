@@ -53,6 +53,12 @@ type Args struct {
 	Brokers int
 	// Storage of every node. Default ephemeral.
 	Storage StorageSpec
+	// Resources of every node; empty fields are left unset.
+	Resources Resources
+	// PlainPort is the plain (in-mesh) listener port. Default 9092.
+	PlainPort int
+	// TLSPort is the TLS listener port (client certificate auth). Default 9093.
+	TLSPort int
 
 	// DefaultReplicationFactor for broker-created internal topics. Default
 	// min(3, Brokers).
@@ -85,6 +91,18 @@ type StorageSpec struct {
 	DeleteClaim bool
 }
 
+// Resources are container requests and limits as Kubernetes quantities.
+type Resources struct {
+	Requests ResourceList
+	Limits   ResourceList
+}
+
+// ResourceList holds CPU and memory quantities ("500m", "2Gi").
+type ResourceList struct {
+	CPU    string
+	Memory string
+}
+
 // TopicSpec is one Kafka topic. Zero values take the defaults noted.
 type TopicSpec struct {
 	// Name is the Kafka topic name ([a-zA-Z0-9._-], no wildcards).
@@ -100,10 +118,11 @@ type TopicSpec struct {
 	RetentionMs int64
 	// CleanupPolicy is "delete" (default), "compact" or "compact,delete".
 	CleanupPolicy string
-	// DeadLetter also creates <Name><DeadLetterSuffix>, same partitions,
-	// replicas and retention, cleanup "delete"; consumers of Name may write
-	// to it.
+	// DeadLetter also creates <Name><DeadLetterSuffix>, same partitions
+	// and replicas, cleanup "delete"; consumers of Name may write to it.
 	DeadLetter bool
+	// DeadLetterRetentionMs of the dead-letter topic; 0 means RetentionMs.
+	DeadLetterRetentionMs int64
 }
 
 // ClientSpec declares what one service does with Kafka.
@@ -122,6 +141,7 @@ type ClientSpec struct {
 var (
 	topicNameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 	dnsLabelRE  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	quantityRE  = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$`)
 )
 
 var cleanupPolicies = []string{"delete", "compact", "compact,delete"}
@@ -158,6 +178,12 @@ func (a *Args) applyDefaults() {
 	}
 	if a.RetentionHours == 0 {
 		a.RetentionHours = DefaultRetentionHours
+	}
+	if a.PlainPort == 0 {
+		a.PlainPort = DefaultPlainPort
+	}
+	if a.TLSPort == 0 {
+		a.TLSPort = DefaultTLSPort
 	}
 	if a.DeadLetterSuffix == "" {
 		a.DeadLetterSuffix = DefaultDeadLetterSuffix
@@ -219,6 +245,24 @@ func (a *Args) validate() error {
 	default:
 		bad("Storage.Type", fmt.Sprintf("%q", a.Storage.Type), "must be ephemeral or persistent-claim")
 	}
+	for field, q := range map[string]string{
+		"Resources.Requests.CPU": a.Resources.Requests.CPU, "Resources.Requests.Memory": a.Resources.Requests.Memory,
+		"Resources.Limits.CPU": a.Resources.Limits.CPU, "Resources.Limits.Memory": a.Resources.Limits.Memory,
+	} {
+		if q != "" && !quantityRE.MatchString(q) {
+			bad(field, fmt.Sprintf("%q", q), "must be a Kubernetes quantity like 500m or 2Gi")
+		}
+	}
+	for field, p := range map[string]int{"PlainPort": a.PlainPort, "TLSPort": a.TLSPort} {
+		// Strimzi reserves 9090/9091 (replication, control plane), 9404
+		// (metrics) and 9999 (JMX).
+		if p < 1 || p > 65535 || slices.Contains([]int{9090, 9091, 9404, 9999}, p) {
+			bad(field, p, "must be 1..65535 and not 9090, 9091, 9404 or 9999 (reserved by Strimzi)")
+		}
+	}
+	if a.PlainPort == a.TLSPort {
+		bad("TLSPort", a.TLSPort, "must differ from PlainPort")
+	}
 	if a.DefaultReplicationFactor < 1 || a.DefaultReplicationFactor > a.Brokers {
 		bad("DefaultReplicationFactor", a.DefaultReplicationFactor, fmt.Sprintf("must be 1..Brokers (%d)", a.Brokers))
 	}
@@ -266,6 +310,9 @@ func (a *Args) validate() error {
 		checkISR(f+".MinInSyncReplicas", t.MinInSyncReplicas, t.Replicas)
 		if t.RetentionMs < -1 {
 			bad(f+".RetentionMs", t.RetentionMs, "must be -1 (forever), 0 (cluster default) or positive")
+		}
+		if t.DeadLetterRetentionMs < -1 {
+			bad(f+".DeadLetterRetentionMs", t.DeadLetterRetentionMs, "must be -1 (forever), 0 (as RetentionMs) or positive")
 		}
 		if !slices.Contains(cleanupPolicies, t.CleanupPolicy) {
 			bad(f+".CleanupPolicy", fmt.Sprintf("%q", t.CleanupPolicy), "must be one of "+strings.Join(cleanupPolicies, ", "))

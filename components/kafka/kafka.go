@@ -141,6 +141,9 @@ func (a *Args) render() []Object {
 		if t.DeadLetter {
 			dlq := t
 			dlq.Name, dlq.CleanupPolicy, dlq.DeadLetter = t.Name+a.DeadLetterSuffix, "delete", false
+			if t.DeadLetterRetentionMs != 0 {
+				dlq.RetentionMs = t.DeadLetterRetentionMs
+			}
 			specs = append(specs, dlq)
 		}
 		for _, s := range specs {
@@ -220,12 +223,13 @@ func (a *Args) nodePools() []pool {
 		dc := a.Storage.DeleteClaim
 		st.DeleteClaim = &dc
 	}
+	res := a.Resources.spec()
 	if a.Controllers == 0 {
-		return []pool{{"dual-role", nodePoolSpec{Replicas: a.Brokers, Roles: []string{"controller", "broker"}, Storage: st}}}
+		return []pool{{"dual-role", nodePoolSpec{Replicas: a.Brokers, Roles: []string{"controller", "broker"}, Storage: st, Resources: res}}}
 	}
 	return []pool{
-		{"controller", nodePoolSpec{Replicas: a.Controllers, Roles: []string{"controller"}, Storage: st}},
-		{"broker", nodePoolSpec{Replicas: a.Brokers, Roles: []string{"broker"}, Storage: st}},
+		{"controller", nodePoolSpec{Replicas: a.Controllers, Roles: []string{"controller"}, Storage: st, Resources: res}},
+		{"broker", nodePoolSpec{Replicas: a.Brokers, Roles: []string{"broker"}, Storage: st, Resources: res}},
 	}
 }
 
@@ -238,8 +242,8 @@ func (a *Args) kafkaSpec() kafkaSpec {
 		Kafka: kafkaClusterSpec{
 			Version: a.KafkaVersion,
 			Listeners: []listener{
-				{Name: "plain", Port: DefaultPlainPort, Type: "internal", TLS: false},
-				{Name: "tls", Port: DefaultTLSPort, Type: "internal", TLS: true, Authentication: &listenerAuthentication{Type: "tls"}},
+				{Name: "plain", Port: a.PlainPort, Type: "internal", TLS: false},
+				{Name: "tls", Port: a.TLSPort, Type: "internal", TLS: true, Authentication: &listenerAuthentication{Type: "tls"}},
 			},
 			Authorization: authorization{Type: "simple"},
 			Config: map[string]any{
@@ -259,6 +263,25 @@ func (a *Args) kafkaSpec() kafkaSpec {
 		// Kafka Exporter publishes consumer group lag for dashboards/alerts.
 		KafkaExporter: &kafkaExporterSpec{TopicRegex: ".*", GroupRegex: ".*"},
 	}
+}
+
+// spec returns nil when nothing is set, so the field is omitted.
+func (r Resources) spec() *resourceRequirements {
+	list := func(l ResourceList) map[string]string {
+		m := map[string]string{}
+		if l.CPU != "" {
+			m["cpu"] = l.CPU
+		}
+		if l.Memory != "" {
+			m["memory"] = l.Memory
+		}
+		return m
+	}
+	req, lim := list(r.Requests), list(r.Limits)
+	if len(req)+len(lim) == 0 {
+		return nil
+	}
+	return &resourceRequirements{Requests: req, Limits: lim}
 }
 
 func topicResourceSpec(t TopicSpec) topicSpec {
@@ -290,7 +313,7 @@ func operatorValues(a *Args) pulumi.Map {
 
 func (a *Args) bootstrap() (plain, tls string) {
 	host := fmt.Sprintf("%s-kafka-bootstrap.%s.svc", a.ClusterName, a.Namespace)
-	return host + ":" + strconv.Itoa(DefaultPlainPort), host + ":" + strconv.Itoa(DefaultTLSPort)
+	return host + ":" + strconv.Itoa(a.PlainPort), host + ":" + strconv.Itoa(a.TLSPort)
 }
 
 func (a *Args) allTopicNames() []string {

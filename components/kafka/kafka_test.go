@@ -62,7 +62,7 @@ const crType = "kubernetes:kafka.strimzi.io/v1:"
 
 func orderTopics() []TopicSpec {
 	return []TopicSpec{
-		{Name: "order.events", DeadLetter: true, RetentionMs: 604800000},
+		{Name: "order.events", DeadLetter: true, RetentionMs: 604800000, DeadLetterRetentionMs: 1209600000},
 		{Name: "payment.events", DeadLetter: true},
 		{Name: "inventory.events"},
 	}
@@ -83,8 +83,10 @@ func devArgs() *Args {
 func prodArgs() *Args {
 	return &Args{
 		Controllers: 3, Brokers: 3, DefaultReplicationFactor: 3, MinInSyncReplicas: 2,
-		Storage: StorageSpec{Type: StoragePersistent, Size: "100Gi", Class: "fast"},
-		Topics:  orderTopics(), Clients: orderClients(),
+		Storage:   StorageSpec{Type: StoragePersistent, Size: "100Gi", Class: "fast"},
+		Resources: Resources{Requests: ResourceList{CPU: "1", Memory: "4Gi"}, Limits: ResourceList{CPU: "2", Memory: "4Gi"}},
+		PlainPort: 9094, TLSPort: 9095,
+		Topics: orderTopics(), Clients: orderClients(),
 	}
 }
 
@@ -163,6 +165,10 @@ func TestNewKafkaCreatesProdCluster(t *testing.T) {
 		if st["type"] != "persistent-claim" || st["size"] != "100Gi" || st["class"] != "fast" || st["deleteClaim"] != false {
 			t.Errorf("pool %s storage = %v", name, st)
 		}
+		res := spec["resources"].(map[string]any)
+		if res["requests"].(map[string]any)["memory"] != "4Gi" || res["limits"].(map[string]any)["cpu"] != "2" {
+			t.Errorf("pool %s resources = %v", name, res)
+		}
 	}
 	kafka, _ := m.cr("Kafka", "ordermesh")
 	k := kafka["spec"].(map[string]any)["kafka"].(map[string]any)
@@ -175,13 +181,18 @@ func TestNewKafkaCreatesProdCluster(t *testing.T) {
 	}
 	listeners := k["listeners"].([]any)
 	tls := listeners[1].(map[string]any)
-	if len(listeners) != 2 || tls["tls"] != true || tls["authentication"].(map[string]any)["type"] != "tls" {
+	if len(listeners) != 2 || tls["tls"] != true || tls["port"] != 9095.0 || tls["authentication"].(map[string]any)["type"] != "tls" {
 		t.Errorf("listeners = %v", listeners)
 	}
 	topic, _ := m.cr("KafkaTopic", "order.events")
 	ts := topic["spec"].(map[string]any)
 	if ts["replicas"] != 3.0 || ts["config"].(map[string]any)["min.insync.replicas"] != 2.0 || ts["topicName"] != "order.events" {
 		t.Errorf("prod topic = %v", ts)
+	}
+	dlq, _ := m.cr("KafkaTopic", "order.events.dlq")
+	dc := dlq["spec"].(map[string]any)["config"].(map[string]any)
+	if dc["retention.ms"] != 1209600000.0 || dc["cleanup.policy"] != "delete" {
+		t.Errorf("dead-letter topic config = %v", dc)
 	}
 }
 
@@ -326,6 +337,11 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 				{Name: "a*"}, {Name: "x", CleanupPolicy: "forever"}, {Name: "x"}, {Name: "y", DeadLetter: true}, {Name: "y.dlq"},
 			}},
 			want: []string{`Topics[0].Name = "a*"`, `Topics[1].CleanupPolicy = "forever"`, `Topics[2].Name = "x": is declared twice`, `Topics[4].Name = "y.dlq": is declared twice`},
+		},
+		{
+			name: "ports and quantities",
+			args: Args{PlainPort: 9404, TLSPort: 9404, Resources: Resources{Limits: ResourceList{Memory: "4 GB"}}},
+			want: []string{"PlainPort = 9404", "TLSPort = 9404: must differ", `Resources.Limits.Memory = "4 GB"`},
 		},
 		{
 			name: "replication factor above brokers",

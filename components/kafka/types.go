@@ -54,9 +54,15 @@ type kafkaExporterSpec struct {
 }
 
 type nodePoolSpec struct {
-	Replicas int         `json:"replicas"`
-	Roles    []string    `json:"roles"`
-	Storage  poolStorage `json:"storage"`
+	Replicas  int                   `json:"replicas"`
+	Roles     []string              `json:"roles"`
+	Storage   poolStorage           `json:"storage"`
+	Resources *resourceRequirements `json:"resources,omitempty"`
+}
+
+type resourceRequirements struct {
+	Requests map[string]string `json:"requests,omitempty"`
+	Limits   map[string]string `json:"limits,omitempty"`
 }
 
 type poolStorage struct {
