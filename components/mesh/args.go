@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,13 @@ type Args struct {
 	// AuthorizationPolicy. They must already exist (pass DependsOn).
 	AppNamespaces []string
 
+	// MTLSMode is the mesh-wide PeerAuthentication mode: STRICT (default)
+	// or PERMISSIVE (while migrating workloads into the mesh).
+	MTLSMode string
+	// JWT, when Issuer is set, requires a valid end-user JWT from that
+	// issuer on every request through the ingress gateway.
+	JWT JWT
+
 	// TracingSamplingPercent of requests traced by the proxies, 0..100.
 	// Nil means 1.
 	TracingSamplingPercent *float64
@@ -59,6 +67,14 @@ type Args struct {
 	// GatewayServiceType is the ingress Service type: LoadBalancer
 	// (default), NodePort or ClusterIP.
 	GatewayServiceType string
+}
+
+// JWT configures end-user authentication at the ingress gateway.
+type JWT struct {
+	// Issuer is the expected iss claim; empty disables JWT checks.
+	Issuer string
+	// JWKSURI is the https URL of the issuer's JSON Web Key Set.
+	JWKSURI string
 }
 
 // Destination is a Service the ingress routes to.
@@ -95,6 +111,9 @@ func (a *Args) applyDefaults() {
 	}
 	if a.GatewayNamespace == "" {
 		a.GatewayNamespace = DefaultGatewayNamespace
+	}
+	if a.MTLSMode == "" {
+		a.MTLSMode = "STRICT"
 	}
 	if a.OTelCollectorPort == 0 {
 		a.OTelCollectorPort = DefaultOTelPort
@@ -138,6 +157,15 @@ func (a *Args) validate() error {
 			bad(fmt.Sprintf("AppNamespaces[%d]", i), fmt.Sprintf("%q", ns), "must not be the Istio root namespace")
 		}
 		seen[ns] = true
+	}
+	if a.MTLSMode != "STRICT" && a.MTLSMode != "PERMISSIVE" {
+		bad("MTLSMode", fmt.Sprintf("%q", a.MTLSMode), "must be STRICT or PERMISSIVE")
+	}
+	if a.JWT.Issuer != "" && !strings.HasPrefix(a.JWT.JWKSURI, "https://") {
+		bad("JWT.JWKSURI", fmt.Sprintf("%q", a.JWT.JWKSURI), "must be an https URL when JWT.Issuer is set")
+	}
+	if a.JWT.Issuer == "" && a.JWT.JWKSURI != "" {
+		bad("JWT.Issuer", `""`, "must be set when JWT.JWKSURI is set")
 	}
 	if p := a.samplingPercent(); p < 0 || p > 100 {
 		bad("TracingSamplingPercent", p, "must be 0..100")

@@ -160,7 +160,7 @@ func (a *Args) render() []Object {
 	}
 	// Policies in the root namespace apply mesh-wide.
 	out := []Object{
-		obj("mtls-strict", versions.IstioPeerAuthentication, "default", a.Namespace, peerAuthenticationSpec{MTLS: mtls{Mode: "STRICT"}}),
+		obj("mtls", versions.IstioPeerAuthentication, "default", a.Namespace, peerAuthenticationSpec{MTLS: mtls{Mode: a.MTLSMode}}),
 		obj("tracing", versions.IstioTelemetry, "mesh-default", a.Namespace, telemetrySpec{Tracing: []tracing{{
 			Providers:                []providerRef{{Name: DefaultTracingProvider}},
 			RandomSamplingPercentage: a.samplingPercent(),
@@ -168,6 +168,21 @@ func (a *Args) render() []Object {
 	}
 	for _, ns := range a.AppNamespaces {
 		out = append(out, obj("allow-nothing-"+ns, versions.IstioAuthorizationPolicy, "allow-nothing", ns, authorizationPolicySpec{}))
+	}
+
+	if a.JWT.Issuer != "" {
+		sel := &workloadSelector{MatchLabels: gatewaySelector}
+		out = append(out,
+			obj("ingress-jwt", versions.IstioRequestAuthentication, "ingress-jwt", a.GatewayNamespace, requestAuthenticationSpec{
+				Selector: *sel, JWTRules: []jwtRule{{Issuer: a.JWT.Issuer, JWKSURI: a.JWT.JWKSURI}},
+			}),
+			// RequestAuthentication alone lets token-less requests through;
+			// this denies any request without a verified principal.
+			obj("ingress-require-jwt", versions.IstioAuthorizationPolicy, "require-jwt", a.GatewayNamespace, authorizationPolicySpec{
+				Selector: sel, Action: "DENY",
+				Rules: []authzRule{{From: []authzFrom{{Source: authzSource{NotRequestPrincipals: []string{"*"}}}}}},
+			}),
+		)
 	}
 
 	gw := gatewaySpec{Selector: gatewaySelector}

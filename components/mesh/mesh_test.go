@@ -74,6 +74,7 @@ func prodArgs() *Args {
 		OTelCollectorHost:      "otel-collector.observability.svc.cluster.local",
 		IngressHost:            "api.ordermesh.example.com",
 		IngressTLSSecret:       "api-tls",
+		JWT:                    JWT{Issuer: "https://auth.ordermesh.example.com", JWKSURI: "https://auth.ordermesh.example.com/.well-known/jwks.json"},
 		OrderAPI:               Destination{Namespace: "orders", Port: 8081, PathPrefix: "/v1/orders"},
 	}
 }
@@ -149,9 +150,14 @@ func TestNewMeshEnforcesStrictMTLSAndDenyByDefault(t *testing.T) {
 	if spec(pa)["mtls"].(map[string]any)["mode"] != "STRICT" || pa["metadata"].(map[string]any)["namespace"] != "istio-system" {
 		t.Errorf("PeerAuthentication = %v", pa)
 	}
-	aps := m.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy")
+	var aps []recorded
+	for _, ap := range m.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy") {
+		if ap.inputs["metadata"].(map[string]any)["name"] == "allow-nothing" {
+			aps = append(aps, ap)
+		}
+	}
 	if len(aps) != 2 {
-		t.Fatalf("want an AuthorizationPolicy per app namespace, got %d", len(aps))
+		t.Fatalf("want an allow-nothing AuthorizationPolicy per app namespace, got %d", len(aps))
 	}
 	for _, ap := range aps {
 		if len(spec(ap.inputs)) != 0 {
@@ -231,6 +237,59 @@ func TestNewMeshParentsEveryChild(t *testing.T) {
 	}
 }
 
+func TestNewMeshRequiresJWTAtIngressWhenConfigured(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args *Args
+		want int
+	}{"dev without issuer": {devArgs(), 0}, "prod with issuer": {prodArgs(), 1}} {
+		t.Run(name, func(t *testing.T) {
+			m, _, err := run(t, tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ras := m.ofType("kubernetes:security.istio.io/v1:RequestAuthentication")
+			if len(ras) != tc.want {
+				t.Fatalf("want %d RequestAuthentication, got %d", tc.want, len(ras))
+			}
+			var deny map[string]any
+			for _, ap := range m.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy") {
+				if ap.inputs["metadata"].(map[string]any)["name"] == "require-jwt" {
+					deny = spec(ap.inputs)
+				}
+			}
+			if tc.want == 0 {
+				if deny != nil {
+					t.Errorf("require-jwt policy without an issuer: %v", deny)
+				}
+				return
+			}
+			rule := spec(ras[0].inputs)["jwtRules"].([]any)[0].(map[string]any)
+			if rule["issuer"] != "https://auth.ordermesh.example.com" || rule["jwksUri"] == "" {
+				t.Errorf("jwt rule = %v", rule)
+			}
+			src := deny["rules"].([]any)[0].(map[string]any)["from"].([]any)[0].(map[string]any)["source"].(map[string]any)
+			if deny["action"] != "DENY" || src["notRequestPrincipals"].([]any)[0] != "*" {
+				t.Errorf("require-jwt = %v", deny)
+			}
+			if deny["selector"].(map[string]any)["matchLabels"].(map[string]any)["istio"] != "ingressgateway" {
+				t.Errorf("require-jwt must select the ingress gateway: %v", deny["selector"])
+			}
+		})
+	}
+}
+
+func TestNewMeshPermissiveMode(t *testing.T) {
+	args := devArgs()
+	args.MTLSMode = "PERMISSIVE"
+	m, _, err := run(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := spec(m.one(t, "kubernetes:security.istio.io/v1:PeerAuthentication"))["mtls"].(map[string]any)["mode"]; mode != "PERMISSIVE" {
+		t.Errorf("mode = %v", mode)
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	args := &Args{
 		AppNamespaces:          []string{"Orders", "istio-system", "x", "x"},
@@ -239,6 +298,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		IngressHost:            "bad host",
 		OrderAPI:               Destination{Namespace: "orders", Port: 70000, PathPrefix: "v1"},
 		GatewayServiceType:     "External",
+		MTLSMode:               "DISABLE",
+		JWT:                    JWT{Issuer: "https://idp", JWKSURI: "http://idp/jwks"},
 	}
 	_, err := Render(args)
 	if err == nil {
@@ -248,7 +309,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`AppNamespaces[0] = "Orders"`, `AppNamespaces[1] = "istio-system": must not be the Istio root`,
 		`AppNamespaces[3] = "x": is listed twice`, "TracingSamplingPercent = 120: must be 0..100",
 		`OTelCollectorHost = ""`, `IngressHost = "bad host"`, "OrderAPI.Port = 70000", `OrderAPI.PathPrefix = "v1"`,
-		`GatewayServiceType = "External"`,
+		`GatewayServiceType = "External"`, `MTLSMode = "DISABLE"`, `JWT.JWKSURI = "http://idp/jwks"`,
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q\nmissing %q", err, w)

@@ -12,9 +12,39 @@ type mtls struct {
 	Mode string `json:"mode"`
 }
 
-// authorizationPolicySpec with no rules and the default ALLOW action
+// authorizationPolicySpec left empty (no rules, default ALLOW action)
 // matches nothing, so it denies every request in its namespace.
-type authorizationPolicySpec struct{}
+type authorizationPolicySpec struct {
+	Selector *workloadSelector `json:"selector,omitempty"`
+	Action   string            `json:"action,omitempty"`
+	Rules    []authzRule       `json:"rules,omitempty"`
+}
+
+type workloadSelector struct {
+	MatchLabels map[string]string `json:"matchLabels"`
+}
+
+type authzRule struct {
+	From []authzFrom `json:"from,omitempty"`
+}
+
+type authzFrom struct {
+	Source authzSource `json:"source"`
+}
+
+type authzSource struct {
+	NotRequestPrincipals []string `json:"notRequestPrincipals,omitempty"`
+}
+
+type requestAuthenticationSpec struct {
+	Selector workloadSelector `json:"selector"`
+	JWTRules []jwtRule        `json:"jwtRules"`
+}
+
+type jwtRule struct {
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwksUri"`
+}
 
 type telemetrySpec struct {
 	Tracing []tracing `json:"tracing"`
