@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -23,14 +24,19 @@ type recorder struct {
 }
 
 type recorded struct {
-	typ, name string
-	inputs    map[string]any
+	typ, name        string
+	inputs           map[string]any
+	parent, provider string
 }
 
 func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.res = append(r.res, recorded{typ: args.TypeToken, name: args.Name, inputs: args.Inputs.Mappable()})
+	rec := recorded{typ: args.TypeToken, name: args.Name, inputs: args.Inputs.Mappable(), provider: args.Provider}
+	if args.RegisterRPC != nil {
+		rec.parent = args.RegisterRPC.GetParent()
+	}
+	r.res = append(r.res, rec)
 	return args.Name + "_id", args.Inputs, nil
 }
 
@@ -50,16 +56,6 @@ func (r *recorder) objects(kind string) map[string]map[string]any {
 		}
 		name := fmt.Sprint(get(x.inputs, "metadata.name"))
 		out[fmt.Sprint(get(x.inputs, "metadata.namespace"))+"/"+name] = x.inputs
-	}
-	return out
-}
-
-func (r *recorder) types() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, x := range r.res {
-		out = append(out, x.typ)
 	}
 	return out
 }
@@ -503,15 +499,44 @@ func TestMeshAndObservabilityToggles(t *testing.T) {
 	}
 }
 
-func TestEveryChildHasTheComponentAsParent(t *testing.T) {
-	rec := deployAll(t, resolve(t, "prod", nil))
-	types := rec.types()
-	if !slices.Contains(types, "ordermesh:service:Microservice") || !slices.Contains(types, "ordermesh:service:NamespacePolicies") {
-		t.Errorf("component types missing: %v", types)
+func TestChildrenHaveTheComponentAsParentAndInheritItsProvider(t *testing.T) {
+	cfg := resolve(t, "prod", nil)
+	rec := run(t, func(ctx *pulumi.Context) error {
+		k8s, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		if _, err := NewNamespacePolicies(ctx, "apps", &NamespacePoliciesArgs{Namespace: "orders", Istio: true}, pulumi.Provider(k8s)); err != nil {
+			return err
+		}
+		args, err := ArgsFromConfig(cfg, stacks.OrderService, Platform{})
+		if err != nil {
+			return err
+		}
+		_, err = NewMicroservice(ctx, "order", args, pulumi.Provider(k8s))
+		return err
+	})
+	var children int
+	for _, x := range rec.res {
+		switch {
+		case x.typ == "ordermesh:service:Microservice" || x.typ == "ordermesh:service:NamespacePolicies" || x.typ == "pulumi:providers:kubernetes":
+			continue
+		case !strings.HasPrefix(x.typ, "kubernetes:"):
+			t.Errorf("unexpected resource %s %s", x.typ, x.name)
+			continue
+		}
+		children++
+		if !strings.HasSuffix(x.parent, "ordermesh:service:Microservice::order") && !strings.HasSuffix(x.parent, "ordermesh:service:NamespacePolicies::apps") {
+			t.Errorf("%s %s has parent %q, want the component", x.typ, x.name, x.parent)
+		}
+		if !strings.Contains(x.provider, "pulumi:providers:kubernetes::k8s") {
+			t.Errorf("%s %s uses provider %q, want the component's", x.typ, x.name, x.provider)
+		}
 	}
-	// 6 services x (SA, 1-2 Deployments, Service, PDB, HPA, NetworkPolicy, 3 Istio, ServiceMonitor).
-	if n := len(rec.objects("Deployment")); n != 11 {
-		t.Errorf("%d Deployments, want 11 (6 stable + 5 canaries)", n)
+	// order in prod: SA, 2 Deployments, Service, PDB, HPA, NetworkPolicy, AuthorizationPolicy,
+	// PeerAuthentication, DestinationRule, VirtualService, ServiceMonitor + 2 namespace policies.
+	if children != 14 {
+		t.Errorf("%d Kubernetes objects, want 14", children)
 	}
 }
 
