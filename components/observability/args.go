@@ -23,6 +23,8 @@ const (
 	DefaultSuccessOutcome     = "completed"
 	DefaultRetention          = "7d"
 	DashboardLabel            = "grafana_dashboard"
+	TracingJaeger             = "jaeger"
+	TracingTempo              = "tempo"
 )
 
 // Args configures the observability stack. Thresholds and sizes are
@@ -48,6 +50,10 @@ type Args struct {
 
 	// CollectorReplicas of the OpenTelemetry Collector. Default 1.
 	CollectorReplicas int
+	// CollectorPort is the collector Service's OTLP gRPC port. Default 4317.
+	CollectorPort int
+	// TracingBackend stores traces: "jaeger" (default, Jaeger v2) or "tempo".
+	TracingBackend string
 
 	// AppNamespaces hold the order services (their order API latency and
 	// RED metrics come from the mesh). At least one.
@@ -124,6 +130,7 @@ func (a *Args) applyDefaults() {
 	def(&a.OrderService, DefaultOrderService)
 	def(&a.DeadLetterSuffix, DefaultDeadLetterSuffix)
 	def(&a.PrometheusRetention, DefaultRetention)
+	def(&a.TracingBackend, TracingJaeger)
 	def(&a.Metrics.SagaOutcomes, DefaultSagaOutcomesMetric)
 	def(&a.Metrics.SagaDuration, DefaultSagaDurationMetric)
 	def(&a.Metrics.OrdersCreated, DefaultOrdersCreated)
@@ -133,6 +140,9 @@ func (a *Args) applyDefaults() {
 		if *p == 0 {
 			*p = 1
 		}
+	}
+	if a.CollectorPort == 0 {
+		a.CollectorPort = 4317
 	}
 	if a.SLOs.SagaSuccessRatio == 0 {
 		a.SLOs.SagaSuccessRatio = 0.99
@@ -175,6 +185,12 @@ func (a *Args) validate() error {
 		if n < 1 {
 			bad(field, n, "must be >= 1")
 		}
+	}
+	if a.CollectorPort < 1 || a.CollectorPort > 65535 {
+		bad("CollectorPort", a.CollectorPort, "must be 1..65535")
+	}
+	if a.TracingBackend != TracingJaeger && a.TracingBackend != TracingTempo {
+		bad("TracingBackend", fmt.Sprintf("%q", a.TracingBackend), "must be jaeger or tempo")
 	}
 	if !promDurRE.MatchString(a.PrometheusRetention) {
 		bad("PrometheusRetention", fmt.Sprintf("%q", a.PrometheusRetention), `must be a Prometheus duration like "7d"`)

@@ -1,5 +1,5 @@
 // Package observability deploys metrics (kube-prometheus-stack), tracing
-// (Jaeger v2 behind an OpenTelemetry Collector), Grafana dashboards
+// (Jaeger v2 or Tempo behind an OpenTelemetry Collector), Grafana dashboards
 // generated from Go, scrape configuration for Kafka and the mesh, and SLO
 // alert rules.
 package observability
@@ -24,6 +24,7 @@ const (
 	promFullname      = "kps"
 	collectorFullname = "otel-collector"
 	jaegerFullname    = "jaeger"
+	tempoFullname     = "tempo"
 	otlpGRPCPort      = 4317
 	otlpHTTPPort      = 4318
 )
@@ -34,6 +35,8 @@ type Observability struct {
 
 	// OTelCollectorHost is the collector's Service host name (for the mesh).
 	OTelCollectorHost pulumi.StringOutput `pulumi:"otelCollectorHost"`
+	// OTelCollectorPort is its OTLP gRPC port (for the mesh).
+	OTelCollectorPort pulumi.IntOutput `pulumi:"otelCollectorPort"`
 	// OTLPGRPCEndpoint is host:port services export traces to.
 	OTLPGRPCEndpoint pulumi.StringOutput `pulumi:"otlpGrpcEndpoint"`
 	// OTLPHTTPEndpoint is the OTLP/HTTP URL.
@@ -96,12 +99,14 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 
 	host := a.collectorHost()
 	o.OTelCollectorHost = pulumi.String(host).ToStringOutput()
-	o.OTLPGRPCEndpoint = pulumi.Sprintf("%s:%d", host, otlpGRPCPort)
+	o.OTelCollectorPort = pulumi.Int(a.CollectorPort).ToIntOutput()
+	o.OTLPGRPCEndpoint = pulumi.Sprintf("%s:%d", host, a.CollectorPort)
 	o.OTLPHTTPEndpoint = pulumi.Sprintf("http://%s:%d", host, otlpHTTPPort)
 	o.PrometheusURL = pulumi.Sprintf("http://%s-prometheus.%s.svc.cluster.local:9090", promFullname, a.Namespace)
 	o.DashboardUIDs = uids.ToStringArrayOutput()
 	if err := ctx.RegisterResourceOutputs(o, pulumi.Map{
 		"otelCollectorHost": o.OTelCollectorHost,
+		"otelCollectorPort": o.OTelCollectorPort,
 		"otlpGrpcEndpoint":  o.OTLPGRPCEndpoint,
 		"otlpHttpEndpoint":  o.OTLPHTTPEndpoint,
 		"prometheusUrl":     o.PrometheusURL,
@@ -114,6 +119,28 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 
 func (a *Args) collectorHost() string {
 	return fmt.Sprintf("%s.%s.svc.cluster.local", collectorFullname, a.Namespace)
+}
+
+// tracingBackend returns the chart, its values, the host the collector
+// exports OTLP to, and the Grafana data source for the chosen backend.
+func (a *Args) tracingBackend() (versions.Chart, pulumi.Map, string, pulumi.Map) {
+	if a.TracingBackend == TracingTempo {
+		host := fmt.Sprintf("%s.%s.svc.cluster.local", tempoFullname, a.Namespace)
+		return versions.Tempo, pulumi.Map{
+				"fullnameOverride": pulumi.String(tempoFullname),
+				"tempo": pulumi.Map{"receivers": pulumi.Map{"otlp": pulumi.Map{"protocols": pulumi.Map{
+					"grpc": pulumi.Map{"endpoint": pulumi.Sprintf("0.0.0.0:%d", otlpGRPCPort)},
+				}}}},
+			}, host, pulumi.Map{
+				"name": pulumi.String("Tempo"), "type": pulumi.String("tempo"), "uid": pulumi.String("tempo"),
+				"access": pulumi.String("proxy"), "url": pulumi.Sprintf("http://%s:3200", host),
+			}
+	}
+	host := fmt.Sprintf("%s.%s.svc.cluster.local", jaegerFullname, a.Namespace)
+	return versions.Jaeger, pulumi.Map{"fullnameOverride": pulumi.String(jaegerFullname)}, host, pulumi.Map{
+		"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "uid": pulumi.String("jaeger"),
+		"access": pulumi.String("proxy"), "url": pulumi.Sprintf("http://%s:16686", host),
+	}
 }
 
 // installCharts installs the charts and returns kube-prometheus-stack,
@@ -133,6 +160,7 @@ func (a *Args) installCharts(ctx *pulumi.Context, name string, parent pulumi.Res
 		}
 		return ch, nil
 	}
+	traceChart, traceValues, traceHost, traceDS := a.tracingBackend()
 	grafana := pulumi.Map{
 		"sidecar": pulumi.Map{"dashboards": pulumi.Map{
 			"enabled":         pulumi.Bool(true),
@@ -140,13 +168,7 @@ func (a *Args) installCharts(ctx *pulumi.Context, name string, parent pulumi.Res
 			"labelValue":      pulumi.String("1"),
 			"searchNamespace": pulumi.String("ALL"),
 		}},
-		"additionalDataSources": pulumi.Array{pulumi.Map{
-			"name":   pulumi.String("Jaeger"),
-			"type":   pulumi.String("jaeger"),
-			"uid":    pulumi.String("jaeger"),
-			"access": pulumi.String("proxy"),
-			"url":    pulumi.Sprintf("http://%s.%s.svc.cluster.local:16686", jaegerFullname, a.Namespace),
-		}},
+		"additionalDataSources": pulumi.Array{traceDS},
 	}
 	if a.GrafanaAdminPassword != nil {
 		grafana["adminPassword"] = pulumi.ToSecret(a.GrafanaAdminPassword)
@@ -171,9 +193,7 @@ func (a *Args) installCharts(ctx *pulumi.Context, name string, parent pulumi.Res
 	if err != nil {
 		return nil, err
 	}
-	if _, err := chart("jaeger", versions.Jaeger, pulumi.Map{
-		"fullnameOverride": pulumi.String(jaegerFullname),
-	}); err != nil {
+	if _, err := chart(traceChart.Name, traceChart, traceValues); err != nil {
 		return nil, err
 	}
 	if _, err := chart("otel-collector", versions.OTelCollector, pulumi.Map{
@@ -181,15 +201,18 @@ func (a *Args) installCharts(ctx *pulumi.Context, name string, parent pulumi.Res
 		"mode":             pulumi.String("deployment"),
 		"replicaCount":     pulumi.Int(a.CollectorReplicas),
 		"image":            pulumi.Map{"repository": pulumi.String("otel/opentelemetry-collector-k8s")},
+		"ports": pulumi.Map{"otlp": pulumi.Map{
+			"containerPort": pulumi.Int(otlpGRPCPort), "servicePort": pulumi.Int(a.CollectorPort),
+		}},
 		"config": pulumi.Map{
-			"exporters": pulumi.Map{"otlp/jaeger": pulumi.Map{
-				"endpoint": pulumi.Sprintf("%s.%s.svc.cluster.local:%d", jaegerFullname, a.Namespace, otlpGRPCPort),
+			"exporters": pulumi.Map{"otlp/traces": pulumi.Map{
+				"endpoint": pulumi.Sprintf("%s:%d", traceHost, otlpGRPCPort),
 				"tls":      pulumi.Map{"insecure": pulumi.Bool(true)},
 			}},
 			"service": pulumi.Map{"pipelines": pulumi.Map{"traces": pulumi.Map{
 				"receivers":  pulumi.ToStringArray([]string{"otlp"}),
 				"processors": pulumi.ToStringArray([]string{"memory_limiter", "batch"}),
-				"exporters":  pulumi.ToStringArray([]string{"otlp/jaeger"}),
+				"exporters":  pulumi.ToStringArray([]string{"otlp/traces"}),
 			}}},
 		},
 	}); err != nil {

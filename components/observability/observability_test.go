@@ -60,6 +60,8 @@ func prodArgs() *Args {
 		PrometheusReplicas:   2,
 		AlertmanagerReplicas: 3,
 		CollectorReplicas:    2,
+		CollectorPort:        14317,
+		TracingBackend:       TracingTempo,
 		PrometheusRetention:  "15d",
 		GrafanaAdminPassword: pulumi.ToSecret(pulumi.String("s3cret")).(pulumi.StringOutput),
 		SLOs:                 SLOs{SagaSuccessRatio: 0.995, OrderAPIP99: 300 * time.Millisecond, ConsumerLag: 500, DeadLetterPerMinute: 0.5, For: 5 * time.Minute},
@@ -85,7 +87,7 @@ func TestNewObservabilityInstallsPinnedCharts(t *testing.T) {
 	}
 	charts := m.ofType("kubernetes:helm.sh/v4:Chart")
 	pins := map[string]versions.Chart{}
-	for _, c := range []versions.Chart{versions.KubePrometheusStack, versions.Jaeger, versions.OTelCollector} {
+	for _, c := range []versions.Chart{versions.KubePrometheusStack, versions.Tempo, versions.OTelCollector} {
 		pins[c.Name] = c
 	}
 	if len(charts) != len(pins) {
@@ -117,11 +119,38 @@ func TestNewObservabilityInstallsPinnedCharts(t *testing.T) {
 			if values["mode"] != "deployment" || values["image"].(map[string]any)["repository"] == "" || values["replicaCount"] != 2.0 {
 				t.Errorf("collector values = %v", values)
 			}
-			exp := values["config"].(map[string]any)["exporters"].(map[string]any)["otlp/jaeger"].(map[string]any)
-			if exp["endpoint"] != "jaeger.observability.svc.cluster.local:4317" {
+			exp := values["config"].(map[string]any)["exporters"].(map[string]any)["otlp/traces"].(map[string]any)
+			if exp["endpoint"] != "tempo.observability.svc.cluster.local:4317" {
 				t.Errorf("collector exporter = %v", exp)
 			}
+			if p := values["ports"].(map[string]any)["otlp"].(map[string]any); p["servicePort"] != 14317.0 {
+				t.Errorf("collector otlp port = %v", p)
+			}
 		}
+	}
+}
+
+func TestNewObservabilityDefaultsToJaeger(t *testing.T) {
+	m, _, err := run(t, devArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var charts []string
+	for _, c := range m.ofType("kubernetes:helm.sh/v4:Chart") {
+		in := c.inputs.Mappable()
+		charts = append(charts, in["chart"].(string))
+		if in["chart"] == "kube-prometheus-stack" {
+			ds := in["values"].(map[string]any)["grafana"].(map[string]any)["additionalDataSources"].([]any)[0].(map[string]any)
+			if ds["type"] != "jaeger" || ds["url"] != "http://jaeger.observability.svc.cluster.local:16686" {
+				t.Errorf("trace data source = %v", ds)
+			}
+		}
+		if in["chart"] == versions.Jaeger.Name && in["version"] != versions.Jaeger.Version {
+			t.Errorf("jaeger version = %v", in["version"])
+		}
+	}
+	if strings.Join(charts, ",") != "kube-prometheus-stack,jaeger,opentelemetry-collector" {
+		t.Errorf("charts = %v", charts)
 	}
 }
 
@@ -260,7 +289,7 @@ func TestNewObservabilityOutputs(t *testing.T) {
 	}
 	ch := make(chan string, 1)
 	o.OTLPGRPCEndpoint.ApplyT(func(v string) string { ch <- v; return v })
-	if got := <-ch; got != "otel-collector.observability.svc.cluster.local:4317" {
+	if got := <-ch; got != "otel-collector.observability.svc.cluster.local:4317" { // dev keeps the default port
 		t.Errorf("OTLPGRPCEndpoint = %q", got)
 	}
 }
@@ -280,6 +309,7 @@ func TestNewObservabilityParentsEveryChild(t *testing.T) {
 func TestValidateReportsEveryProblem(t *testing.T) {
 	args := &Args{
 		PrometheusRetention: "a week",
+		TracingBackend:      "zipkin",
 		Metrics:             AppMetrics{SagaOutcomes: "saga-outcomes", OutcomeLabel: "1x"},
 		SLOs:                SLOs{SagaSuccessRatio: 1.5, ConsumerLag: -1, DeadLetterPerMinute: -2, For: 30 * time.Second},
 	}
@@ -290,7 +320,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, w := range []string{
 		"AppNamespaces = []", `PrometheusRetention = "a week"`, `Metrics.SagaOutcomes = "saga-outcomes"`,
 		`Metrics.OutcomeLabel = "1x"`, "SLOs.SagaSuccessRatio = 1.5", "SLOs.ConsumerLag = -1",
-		"SLOs.DeadLetterPerMinute = -2", "SLOs.For = 30s",
+		"SLOs.DeadLetterPerMinute = -2", "SLOs.For = 30s", `TracingBackend = "zipkin"`,
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q\nmissing %q", err, w)
