@@ -31,6 +31,11 @@ const (
 type Args struct {
 	// Namespace holds the Kafka cluster, its topics and users. Default "kafka".
 	Namespace string
+	// UsersNamespace holds the KafkaUsers and so the Secrets with each
+	// service's client certificate; set it to the services' namespace so
+	// pods can mount them. The user operator watches it and the cluster
+	// operator is granted access to it. Default Namespace.
+	UsersNamespace string
 	// OperatorNamespace holds the Strimzi cluster operator. Default Namespace.
 	OperatorNamespace string
 	// WatchNamespaces are extra namespaces the operator watches besides its
@@ -155,6 +160,9 @@ func (a *Args) applyDefaults() {
 	if a.Namespace == "" {
 		a.Namespace = DefaultNamespace
 	}
+	if a.UsersNamespace == "" {
+		a.UsersNamespace = a.Namespace
+	}
 	if a.OperatorNamespace == "" {
 		a.OperatorNamespace = a.Namespace
 	}
@@ -219,7 +227,7 @@ func (a *Args) validate() error {
 	bad := func(field string, value any, allowed string) {
 		errs = append(errs, fmt.Errorf("kafka: %s = %v: %s", field, value, allowed))
 	}
-	for _, ns := range append([]string{a.Namespace, a.OperatorNamespace}, a.WatchNamespaces...) {
+	for _, ns := range append([]string{a.Namespace, a.UsersNamespace, a.OperatorNamespace}, a.WatchNamespaces...) {
 		if !dnsLabelRE.MatchString(ns) {
 			bad("namespace", fmt.Sprintf("%q", ns), "must be a DNS-1123 label")
 		}

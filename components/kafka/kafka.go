@@ -33,9 +33,11 @@ type Kafka struct {
 	BootstrapTLS pulumi.StringOutput `pulumi:"bootstrapTls"`
 	// TopicNames lists every topic created, dead-letter topics included.
 	TopicNames pulumi.StringArrayOutput `pulumi:"topicNames"`
-	// UserSecrets maps each client name to the Secret (in Namespace) where
-	// the user operator writes its certificate and key.
+	// UserSecrets maps each client name to the Secret (in UsersNamespace)
+	// where the user operator writes its certificate and key.
 	UserSecrets pulumi.StringMapOutput `pulumi:"userSecrets"`
+	// UsersNamespace is where the KafkaUsers and their Secrets live.
+	UsersNamespace pulumi.StringOutput `pulumi:"usersNamespace"`
 	// ClusterCASecret holds the CA certificate clients use to trust brokers.
 	ClusterCASecret pulumi.StringOutput `pulumi:"clusterCaSecret"`
 }
@@ -86,12 +88,14 @@ func NewKafka(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 		secrets[c.Name] = pulumi.String(c.Name)
 	}
 	k.UserSecrets = secrets.ToStringMapOutput()
+	k.UsersNamespace = pulumi.String(a.UsersNamespace).ToStringOutput()
 	k.ClusterCASecret = pulumi.String(a.ClusterName + "-cluster-ca-cert").ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(k, pulumi.Map{
 		"bootstrapPlain":  k.BootstrapPlain,
 		"bootstrapTls":    k.BootstrapTLS,
 		"topicNames":      k.TopicNames,
 		"userSecrets":     k.UserSecrets,
+		"usersNamespace":  k.UsersNamespace,
 		"clusterCaSecret": k.ClusterCASecret,
 	}); err != nil {
 		return nil, fmt.Errorf("kafka: register outputs: %w", err)
@@ -157,7 +161,7 @@ func (a *Args) render() []Object {
 	for _, c := range a.Clients {
 		out = append(out, Object{
 			ResourceName: "user-" + c.Name, APIVersion: versions.StrimziKafkaUser.APIVersion, Kind: versions.StrimziKafkaUser.Kind,
-			Name: c.Name, Namespace: a.Namespace, Labels: cl,
+			Name: c.Name, Namespace: a.UsersNamespace, Labels: cl,
 			Spec: userSpec{
 				Authentication: userAuthentication{Type: "tls"},
 				Authorization:  userAuthorization{Type: "simple", ACLs: ACLsFor(c, a.Topics, a.DeadLetterSuffix)},
@@ -260,6 +264,7 @@ func (a *Args) kafkaSpec() kafkaSpec {
 				Values: &metricsReporterVals{AllowList: []string{"kafka_server_.*", "kafka_controller_.*", "kafka_network_.*", "kafka_log_.*", "kafka_cluster_.*"}},
 			},
 		},
+		EntityOperator: entityOperatorSpec{UserOperator: userOperatorSpec{WatchedNamespace: a.usersWatched()}},
 		// Kafka Exporter publishes consumer group lag for dashboards/alerts.
 		KafkaExporter: &kafkaExporterSpec{TopicRegex: ".*", GroupRegex: ".*"},
 	}
@@ -284,6 +289,15 @@ func (r Resources) spec() *resourceRequirements {
 	return &resourceRequirements{Requests: req, Limits: lim}
 }
 
+// usersWatched is empty (the operator default: the Kafka namespace) unless
+// users live elsewhere.
+func (a *Args) usersWatched() string {
+	if a.UsersNamespace == a.Namespace {
+		return ""
+	}
+	return a.UsersNamespace
+}
+
 func topicResourceSpec(t TopicSpec) topicSpec {
 	cfg := map[string]any{
 		"cleanup.policy":      t.CleanupPolicy,
@@ -299,7 +313,7 @@ func operatorValues(a *Args) pulumi.Map {
 	// The chart always watches its own namespace; list only the others.
 	watch := pulumi.StringArray{}
 	seen := map[string]bool{a.OperatorNamespace: true}
-	for _, ns := range append([]string{a.Namespace}, a.WatchNamespaces...) {
+	for _, ns := range append([]string{a.Namespace, a.UsersNamespace}, a.WatchNamespaces...) {
 		if !seen[ns] {
 			seen[ns] = true
 			watch = append(watch, pulumi.String(ns))

@@ -85,7 +85,7 @@ func prodArgs() *Args {
 		Controllers: 3, Brokers: 3, DefaultReplicationFactor: 3, MinInSyncReplicas: 2,
 		Storage:   StorageSpec{Type: StoragePersistent, Size: "100Gi", Class: "fast"},
 		Resources: Resources{Requests: ResourceList{CPU: "1", Memory: "4Gi"}, Limits: ResourceList{CPU: "2", Memory: "4Gi"}},
-		PlainPort: 9094, TLSPort: 9095,
+		PlainPort: 9094, TLSPort: 9095, UsersNamespace: "orders",
 		Topics: orderTopics(), Clients: orderClients(),
 	}
 }
@@ -193,6 +193,30 @@ func TestNewKafkaCreatesProdCluster(t *testing.T) {
 	dc := dlq["spec"].(map[string]any)["config"].(map[string]any)
 	if dc["retention.ms"] != 1209600000.0 || dc["cleanup.policy"] != "delete" {
 		t.Errorf("dead-letter topic config = %v", dc)
+	}
+}
+
+func TestNewKafkaPutsUsersWhereServicesRun(t *testing.T) {
+	m, k, err := run(t, prodArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range m.ofType(crType + "KafkaUser") {
+		if ns := u.inputs["metadata"].(map[string]any)["namespace"]; ns != "orders" {
+			t.Errorf("KafkaUser %s in namespace %v, want orders", u.name, ns)
+		}
+	}
+	kafka, _ := m.cr("Kafka", "ordermesh")
+	uo := kafka["spec"].(map[string]any)["entityOperator"].(map[string]any)["userOperator"].(map[string]any)
+	if uo["watchedNamespace"] != "orders" {
+		t.Errorf("userOperator = %v", uo)
+	}
+	chart := m.ofType("kubernetes:helm.sh/v4:Chart")[0].inputs["values"].(map[string]any)
+	if w := chart["watchNamespaces"].([]any); len(w) != 1 || w[0] != "orders" {
+		t.Errorf("operator watchNamespaces = %v, want [orders]", w)
+	}
+	if ns := await[string](t, k.UsersNamespace); ns != "orders" {
+		t.Errorf("UsersNamespace = %q", ns)
 	}
 }
 

@@ -44,8 +44,12 @@ type metricsReporterVals struct {
 }
 
 type entityOperatorSpec struct {
-	TopicOperator struct{} `json:"topicOperator"`
-	UserOperator  struct{} `json:"userOperator"`
+	TopicOperator struct{}         `json:"topicOperator"`
+	UserOperator  userOperatorSpec `json:"userOperator"`
+}
+
+type userOperatorSpec struct {
+	WatchedNamespace string `json:"watchedNamespace,omitempty"`
 }
 
 type kafkaExporterSpec struct {
