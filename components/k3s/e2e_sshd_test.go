@@ -112,8 +112,17 @@ func TestPulumiUpProvisionsReRunsUpgradesAndDestroys(t *testing.T) {
 	}
 
 	home := filepath.Join(tmp, "pulumi-home")
-	p := &pulumiCLI{t: t, bin: bin, project: filepath.Join(root, "components/k3s/testdata/cluster"),
-		cfgFile: filepath.Join(tmp, "Pulumi.e2e.yaml")}
+	// The project file lives in the temp dir (so stack files never land in the repository); its main is
+	// the program inside the module, which pulumi-language-go builds there.
+	project := filepath.Join(tmp, "project")
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	projectYAML := "name: k3s-e2e\nruntime: go\nmain: " + filepath.Join(root, "components/k3s/testdata/cluster") + "\n"
+	if err := os.WriteFile(filepath.Join(project, "Pulumi.yaml"), []byte(projectYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &pulumiCLI{t: t, bin: bin, project: project, cfgFile: filepath.Join(project, "Pulumi.e2e.yaml")}
 	p.env = append(os.Environ(),
 		"PATH="+bin+":"+os.Getenv("PATH"),
 		"PULUMI_HOME="+home,

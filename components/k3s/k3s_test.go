@@ -24,7 +24,9 @@ type recorder struct {
 	res []registered
 }
 
-func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) { return resource.PropertyMap{}, nil }
+func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
 
 func (r *recorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	reg := registered{typ: a.TypeToken, name: a.Name, inputs: a.Inputs}
@@ -65,7 +67,7 @@ func TestNewClusterRegistersPreflightThenServersThenAgentsInOrder(t *testing.T) 
 	var kubeconfigSecret bool
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		c, err := NewCluster(ctx, "prod", &Args{
-			Hosts: []Host{host("agt-1", "198.51.100.2", Agent), host("srv-1", "198.51.100.1", Server), host("agt-2", "198.51.100.3", Agent)},
+			Hosts:    []Host{host("agt-1", "198.51.100.2", Agent), host("srv-1", "198.51.100.1", Server), host("agt-2", "198.51.100.3", Agent)},
 			Firewall: Firewall{Enabled: true},
 		})
 		if err != nil {

@@ -21,17 +21,17 @@ import (
 type layout struct{ root string }
 
 func (l layout) p(parts ...string) string { return path.Join(append([]string{l.root}, parts...)...) }
-func (l layout) binDir() string          { return l.p("usr/local/bin") }
-func (l layout) k3s() string             { return l.p("usr/local/bin/k3s") }
-func (l layout) dataDir() string         { return l.p("var/lib/rancher/k3s") }
-func (l layout) imagesDir() string       { return l.p("var/lib/rancher/k3s/agent/images") }
-func (l layout) kubeconfig() string      { return l.p("etc/rancher/k3s/k3s.yaml") }
-func (l layout) nodeToken() string       { return l.p("var/lib/rancher/k3s/server/node-token") }
-func (l layout) agentKubeconfig() string { return l.p("var/lib/rancher/k3s/agent/kubelet.kubeconfig") }
-func (l layout) systemdDir() string      { return l.p("etc/systemd/system") }
-func (l layout) stageDir() string        { return l.p("var/lib/ordermesh") }
-func (l layout) installScript() string   { return l.p("var/lib/ordermesh/k3s-install.sh") }
-func (l layout) firewallFile() string    { return l.p("etc/ordermesh/firewall.nft") }
+func (l layout) binDir() string           { return l.p("usr/local/bin") }
+func (l layout) k3s() string              { return l.p("usr/local/bin/k3s") }
+func (l layout) dataDir() string          { return l.p("var/lib/rancher/k3s") }
+func (l layout) imagesDir() string        { return l.p("var/lib/rancher/k3s/agent/images") }
+func (l layout) kubeconfig() string       { return l.p("etc/rancher/k3s/k3s.yaml") }
+func (l layout) nodeToken() string        { return l.p("var/lib/rancher/k3s/server/node-token") }
+func (l layout) agentKubeconfig() string  { return l.p("var/lib/rancher/k3s/agent/kubelet.kubeconfig") }
+func (l layout) systemdDir() string       { return l.p("etc/systemd/system") }
+func (l layout) stageDir() string         { return l.p("var/lib/ordermesh") }
+func (l layout) installScript() string    { return l.p("var/lib/ordermesh/k3s-install.sh") }
+func (l layout) firewallFile() string     { return l.p("etc/ordermesh/firewall.nft") }
 func (l layout) uninstall(r Role) string {
 	if r == RoleAgent {
 		return l.p("usr/local/bin/k3s-agent-uninstall.sh")
