@@ -113,3 +113,18 @@ func TestDefaultsPinTheReleaseAndItsChecksums(t *testing.T) {
 		t.Errorf("defaults = %+v %+v %+v", s, s.Binary, s.InstallScript)
 	}
 }
+
+func TestJoiningServerGetsServerFlagAndFirstServerNone(t *testing.T) {
+	for _, tc := range []struct {
+		name, serverURL string
+		want            bool
+	}{{"first server", "", false}, {"joining server", "https://10.0.0.1:6443", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NodeSpec{NodeName: "s", APIAddress: "203.0.113.10", ServerURL: tc.serverURL}.withDefaults(RoleServer)
+			got := strings.Join((&node{role: RoleServer, spec: s, l: layout{"/"}}).execArgs(), " ")
+			if has := strings.Contains(got, "--server "+tc.serverURL); tc.want != has {
+				t.Errorf("exec args %q: --server present = %v, want %v", got, has, tc.want)
+			}
+		})
+	}
+}
