@@ -337,3 +337,50 @@ func TestUninstallStopsK3sAndRemovesItsFiles(t *testing.T) {
 		t.Errorf("probe after uninstall = %+v, %v; want not installed", st, err)
 	}
 }
+
+func TestJoiningServerInstallsWithServerURLAndClusterToken(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first, second := hosttest.StartSSHD(t, "srv-1"), hosttest.StartSSHD(t, "srv-2")
+	s1 := f.localSpec(t, first, v1)
+	s1.ExtraArgs = []string{"--cluster-init"}
+	n1, err := connect(ctx, RoleServer, s1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n1.close()
+	if err := n1.install(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st1, err := n1.probe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := f.localSpec(t, second, v1)
+	s2.ServerURL, s2.Token = "https://127.0.0.1:6443", st1.nodeToken
+	n2, err := connect(ctx, RoleServer, s2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.close()
+	if err := n2.install(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := n2.probe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.nodeToken != st1.nodeToken {
+		t.Errorf("joining server token %q, want the first server's %q", st2.nodeToken, st1.nodeToken)
+	}
+	if args := readFile(t, filepath.Join(layout{first.Root}.dataDir(), "standin-args")); !strings.Contains(args, "--cluster-init") {
+		t.Errorf("first server args %q lack --cluster-init", args)
+	}
+	if args := readFile(t, filepath.Join(layout{second.Root}.dataDir(), "standin-args")); !strings.Contains(args, "--server https://127.0.0.1:6443") {
+		t.Errorf("joining server args %q lack --server", args)
+	}
+	env := readFile(t, filepath.Join(layout{second.Root}.systemdDir(), "k3s.service.env"))
+	if !strings.Contains(env, "K3S_TOKEN="+st1.nodeToken) {
+		t.Errorf("installer env %q lacks the cluster token", env)
+	}
+}
