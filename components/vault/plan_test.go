@@ -3,6 +3,7 @@ package vault
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -197,5 +198,23 @@ func TestRenderScriptContainsEveryStep(t *testing.T) {
 	closed := strings.Count(script, "\nORDERMESH_JSON\n")
 	if want := 2*len(orderSystem) + 1; opened != want || closed != want {
 		t.Errorf("heredocs opened %d, closed %d, want %d", opened, closed, want)
+	}
+}
+
+func TestRenderScriptIsValidShell(t *testing.T) {
+	for _, d := range []Distribution{DistributionVault, DistributionOpenBao} {
+		p, err := NewPlan(Args{Distribution: d, Services: orderServices()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		script, err := RenderScript(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sh", "-n")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: sh -n: %v\n%s", d, err, out)
+		}
 	}
 }
