@@ -55,6 +55,18 @@ func (s *Service) SetStock(ctx context.Context, stock map[string]int64) error {
 	})
 }
 
+// SeedStock adds products that are not stocked yet; existing levels stay.
+func (s *Service) SeedStock(ctx context.Context, stock map[string]int64) error {
+	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+		for p, n := range stock {
+			if _, err := tx.Exec(ctx, `INSERT INTO stock (product_id, available) VALUES (?, ?) ON CONFLICT DO NOTHING`, p, n); err != nil {
+				return fmt.Errorf("inventory: seed stock %s: %w", p, err)
+			}
+		}
+		return nil
+	})
+}
+
 // Available returns the available quantity of a product.
 func (s *Service) Available(ctx context.Context, product string) (int64, error) {
 	var n int64

@@ -47,6 +47,9 @@ type Config struct {
 	// AfterCommit runs after the API's own transactions commit (wakes the
 	// outbox relay so a new order's first command goes out at once).
 	AfterCommit func()
+	// OnFinished, if set, is told after commit when a saga reaches a
+	// terminal state (used by the in-process benchmark and load generator).
+	OnFinished func(orderID string, end State)
 }
 
 // Service implements the OrderService API and the saga orchestrator.
@@ -307,6 +310,10 @@ func (s *Service) emit(ctx context.Context, tx *store.Tx, saga *Saga, seq int64,
 				return fmt.Errorf("order: append %T: %w", msg, err)
 			}
 			s.observeEnd(ctx, saga, msg, now)
+			if _, created := msg.(*eventsv1.OrderCreated); !created && s.cfg.OnFinished != nil {
+				id, end := saga.OrderID, saga.State
+				tx.OnCommit(func() { s.cfg.OnFinished(id, end) })
+			}
 		}
 		if err := outbox.Add(ctx, tx, msg, m, now); err != nil {
 			return err

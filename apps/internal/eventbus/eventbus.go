@@ -79,7 +79,7 @@ type Config struct {
 	MaxBatch int
 	// MaxAttempts bounds the tries of a failing message (default 4).
 	MaxAttempts int
-	// MaxWait is the broker-side fetch wait (default 1s, see kafka-go docs).
+	// MaxWait is the reader's fetch wait (at least 2s, see NewConsumer).
 	MaxWait time.Duration
 	Logger  *slog.Logger
 	Tracer  trace.Tracer
@@ -118,8 +118,11 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 4
 	}
-	if cfg.MaxWait < time.Second {
-		cfg.MaxWait = time.Second
+	// kafka-go subtracts an assumed 1s round trip from MaxWait before
+	// asking the broker to wait, so 1s would make every idle fetch return at
+	// once (a busy poll); 2s gives a real 1s long poll.
+	if cfg.MaxWait < 2*time.Second {
+		cfg.MaxWait = 2 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -96,18 +96,20 @@ func NewRelay(db *store.DB, w Writer, wake Wake, logger *slog.Logger) *Relay {
 	return &Relay{DB: db, Writer: w, Batch: 1000, Poll: 50 * time.Millisecond, Logger: logger, Wake: wake}
 }
 
-// Run publishes until ctx ends. A publish error is retried next round.
-func (r *Relay) Run(ctx context.Context) error {
+// Run publishes until stop ends. work bounds each publish, so a graceful
+// stop never abandons a write in flight (which would republish it).
+// A publish error is retried next round.
+func (r *Relay) Run(stop, work context.Context) error {
 	t := time.NewTicker(r.Poll)
 	defer t.Stop()
 	for {
-		for {
-			n, err := r.Flush(ctx)
+		for stop.Err() == nil {
+			n, err := r.Flush(work)
 			if err != nil {
-				if ctx.Err() != nil {
+				if work.Err() != nil {
 					return nil
 				}
-				r.Logger.WarnContext(ctx, "outbox publish failed; will retry", "error", err)
+				r.Logger.Warn("outbox publish failed; will retry", "error", err)
 				break
 			}
 			if n < r.Batch {
@@ -115,7 +117,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 		}
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 			return nil
 		case <-r.Wake:
 		case <-t.C:

@@ -103,7 +103,7 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	stop, cancelStop := context.WithCancel(work)
 	r := &Running{Name: u.Name, stop: cancelStop, kill: kill, relay: relay, writer: w}
 	r.goRun(func() error { return cons.Run(stop, work) })
-	r.goRun(func() error { return relay.Run(stop) })
+	r.goRun(func() error { return relay.Run(stop, work) })
 	for _, fn := range u.Workers {
 		r.goRun(func() error { return fn(stop) })
 	}

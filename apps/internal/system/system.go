@@ -62,6 +62,8 @@ type Config struct {
 	Metrics       *telemetry.Metrics
 	Writer        func(brokers []string) outbox.Writer
 	Sink          notification.Sink
+	// OnFinished is passed to the order service (see order.Config).
+	OnFinished func(orderID string, end order.State)
 }
 
 // System is a running order system.
@@ -205,7 +207,7 @@ func (s *System) unit(name string, db *store.DB) (runner.Unit, error) {
 	case Order:
 		wake := outbox.NewWake()
 		svc := order.New(order.Config{DB: db, Catalog: s.cfg.Catalog, StepTimeout: s.cfg.StepTimeout, Logger: s.cfg.Logger.With("service", name),
-			Tracer: s.cfg.Tracer, Metrics: s.cfg.Metrics, AfterCommit: wake.Notify})
+			Tracer: s.cfg.Tracer, Metrics: s.cfg.Metrics, AfterCommit: wake.Notify, OnFinished: s.cfg.OnFinished})
 		s.mu.Lock()
 		s.order = svc
 		s.mu.Unlock()

@@ -53,8 +53,21 @@ func For(msg proto.Message) (string, error) {
 }
 
 // Create makes every topic with the given partitions and replication factor.
-// Topics that already exist are left alone.
 func Create(ctx context.Context, broker string, partitions, replication int) error {
+	cfgs := make([]kafka.TopicConfig, 0, len(All))
+	for _, t := range All {
+		tc := kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication}
+		if replication >= 3 {
+			// With acks=all this makes a write survive the loss of one broker.
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: "2"}}
+		}
+		cfgs = append(cfgs, tc)
+	}
+	return CreateConfigs(ctx, broker, cfgs...)
+}
+
+// CreateConfigs creates topics through the cluster's controller.
+func CreateConfigs(ctx context.Context, broker string, cfgs ...kafka.TopicConfig) error {
 	conn, err := kafka.DialContext(ctx, "tcp", broker)
 	if err != nil {
 		return fmt.Errorf("topics: dial %s: %w", broker, err)
@@ -69,15 +82,6 @@ func Create(ctx context.Context, broker string, partitions, replication int) err
 		return fmt.Errorf("topics: dial controller: %w", err)
 	}
 	defer cc.Close()
-	cfgs := make([]kafka.TopicConfig, 0, len(All))
-	for _, t := range All {
-		tc := kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication}
-		if replication >= 3 {
-			// With acks=all this makes a write survive the loss of one broker.
-			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: "2"}}
-		}
-		cfgs = append(cfgs, tc)
-	}
 	if err := cc.CreateTopics(cfgs...); err != nil {
 		return fmt.Errorf("topics: create: %w", err)
 	}

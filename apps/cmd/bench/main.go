@@ -1,0 +1,248 @@
+// Command bench measures the whole order system in one process (every
+// service, an in-process 3-broker kfake cluster, SQLite files) and prints a
+// Markdown report: completed sagas per second at full speed, end-to-end
+// latency at half that rate, and in the same run the raw kfake
+// produce/consume rate and the raw single-transaction rate of the store.
+//
+//	go run ./apps/cmd/bench [-orders 20000] [-concurrency 64]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ordermesh/ordermesh/apps/gen/eventsv1"
+	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
+	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
+	"github.com/ordermesh/ordermesh/apps/internal/events"
+	"github.com/ordermesh/ordermesh/apps/internal/load"
+	"github.com/ordermesh/ordermesh/apps/internal/outbox"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
+	"github.com/ordermesh/ordermesh/apps/internal/system"
+	"github.com/ordermesh/ordermesh/apps/internal/topics"
+	"github.com/ordermesh/ordermesh/apps/order"
+	"github.com/ordermesh/ordermesh/apps/payment"
+	"testing/fstest"
+)
+
+func main() {
+	orders := flag.Int("orders", 20000, "orders in the full-speed pass")
+	concurrency := flag.Int("concurrency", 64, "concurrent CreateOrder callers")
+	halfSeconds := flag.Int("half-seconds", 10, "duration of the half-rate latency pass")
+	rawMsgs := flag.Int("raw-messages", 200000, "messages in the raw kfake pass")
+	rawTx := flag.Int("raw-transactions", 5000, "transactions in the raw store pass")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the full-speed pass to this file")
+	flag.Parse()
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "ordermesh-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	k, err := system.StartKafka(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer k.Close()
+
+	prod, cons, err := rawKafka(ctx, k.Brokers, *rawMsgs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	single, batched, err := rawStore(ctx, filepath.Join(dir, "raw.db"), *rawTx)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	var tracker *load.Tracker
+	catalog := order.Catalog{"sku-1": 100, "sku-2": 250}
+	sys, err := system.Start(ctx, system.Config{
+		Brokers: k.Brokers, Dir: dir, Catalog: catalog,
+		Stock:       map[string]int64{"sku-1": 1 << 40, "sku-2": 1 << 40},
+		Gateway:     payment.GatewayConfig{},
+		StepTimeout: 30 * time.Second,
+		OnFinished: func(id string, end order.State) {
+			if tr := tracker; tr != nil {
+				tr.Finish(id, string(end))
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	create := func(ctx context.Context, i int) (string, error) {
+		r, err := sys.OrderService().CreateOrder(ctx, &orderv1.CreateOrderRequest{
+			CustomerId: fmt.Sprintf("c%d", i%1000), ShippingAddress: "1 Main St",
+			Items: []*orderv1.Item{{ProductId: "sku-1", Quantity: 1}, {ProductId: "sku-2", Quantity: 2}},
+		})
+		return r.GetOrderId(), err
+	}
+	placed := 0
+	run := func(n int, rate float64) load.Result {
+		tracker = load.NewTracker(n)
+		res, err := load.Drive(ctx, tracker, n, rate, *concurrency, 5*time.Minute, create)
+		if err != nil {
+			log.Fatalf("%v (%v)", err, res)
+		}
+		placed += n
+		// The read model and the e-mail worker are off the saga path; let
+		// them catch up so the next pass starts from a quiet system.
+		if err := waitQuiet(ctx, sys, placed); err != nil {
+			log.Fatal(err)
+		}
+		return res
+	}
+	warm := run(1000, 0)
+	log.Printf("warm-up: %v", warm)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
+	full := run(*orders, 0)
+	pprof.StopCPUProfile()
+	log.Printf("full speed: %v", full)
+	half := full.Throughput / 2
+	halfRes := run(int(half*float64(*halfSeconds)), half)
+	log.Printf("half rate: %v", halfRes)
+	if err := sys.Stop(ctx); err != nil {
+		log.Printf("stop: %v", err)
+	}
+
+	fmt.Printf("Measured %s on %d CPU cores (GOMAXPROCS %d), %s/%s.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Println("| measure | value |")
+	fmt.Println("| --- | --- |")
+	fmt.Printf("| completed sagas/s, full speed (%d orders, %d callers) | %.0f |\n", full.Orders, *concurrency, full.Throughput)
+	fmt.Printf("| end-to-end latency at full speed p50 / p99 | %s / %s |\n", ms(full.P50), ms(full.P99))
+	fmt.Printf("| end-to-end latency at half rate (%.0f orders/s offered, %d orders) p50 / p99 / max | %s / %s / %s |\n", half, halfRes.Orders, ms(halfRes.P50), ms(halfRes.P99), ms(halfRes.Max))
+	fmt.Printf("| sagas/s achieved at half rate | %.0f |\n", halfRes.Throughput)
+	fmt.Printf("| raw kfake produce, 256 B, acks=all (msgs/s) | %.0f |\n", prod)
+	fmt.Printf("| raw kfake consume, consumer group (msgs/s) | %.0f |\n", cons)
+	fmt.Printf("| raw store: one saga-step transaction per message (tx/s) | %.0f |\n", single)
+	fmt.Printf("| raw store: 500 saga steps per transaction (steps/s) | %.0f |\n", batched)
+	// A saga is 8 published messages (OrderCreated, 3 commands, 3 replies,
+	// OrderCompleted) and 15 consumed ones (order-query and notification
+	// read the event topics too).
+	fmt.Printf("| kafka messages produced per second by the sagas (8 per saga) | %.0f |\n", full.Throughput*8)
+	fmt.Printf("| ratio: saga-produced msgs/s ÷ raw kfake produce | %.3f |\n", full.Throughput*8/prod)
+	fmt.Printf("| ratio: sagas/s ÷ raw single-transaction rate | %.2f |\n", full.Throughput/single)
+	fmt.Printf("| outcomes (full speed) | %s |\n", strings.ReplaceAll(fmt.Sprint(full.Outcomes), "map", ""))
+}
+
+func waitQuiet(ctx context.Context, sys *system.System, placed int) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		var views, mails int
+		if err := sys.DB(system.OrderQuery).QueryRow(ctx, `SELECT COUNT(*) FROM order_view WHERE status = 'completed'`).Scan(&views); err != nil {
+			return err
+		}
+		if err := sys.DB(system.Notification).QueryRow(ctx, `SELECT COUNT(*) FROM emails WHERE sent = 1`).Scan(&mails); err != nil {
+			return err
+		}
+		if views >= placed && mails >= placed {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("read model and e-mails did not catch up with %d orders", placed)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// rawKafka measures produce (acks=all, batched) and consume rates.
+func rawKafka(ctx context.Context, brokers []string, n int) (float64, float64, error) {
+	const topic = "bench.raw"
+	if err := topics.CreateConfigs(ctx, brokers[0], kafka.TopicConfig{Topic: topic, NumPartitions: system.Partitions, ReplicationFactor: 3}); err != nil {
+		return 0, 0, err
+	}
+	w := eventbus.NewWriter(brokers)
+	defer w.Close()
+	val := []byte(strings.Repeat("x", 256))
+	msgs := make([]kafka.Message, 0, 10000)
+	start := time.Now()
+	for i := 0; i < n; {
+		msgs = msgs[:0]
+		for ; len(msgs) < cap(msgs) && i < n; i++ {
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(fmt.Sprint(i % 4096)), Value: val})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return 0, 0, err
+		}
+	}
+	prod := float64(n) / time.Since(start).Seconds()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: "bench-raw", GroupTopics: []string{topic}, StartOffset: kafka.FirstOffset,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, QueueCapacity: 10000, JoinGroupBackoff: 200 * time.Millisecond})
+	defer r.Close()
+	// Time from the first message so the group join is not counted.
+	if _, err := r.FetchMessage(ctx); err != nil {
+		return 0, 0, err
+	}
+	start = time.Now()
+	for i := 1; i < n; i++ {
+		if _, err := r.FetchMessage(ctx); err != nil {
+			return 0, 0, err
+		}
+	}
+	return prod, float64(n-1) / time.Since(start).Seconds(), nil
+}
+
+// rawStore measures saga-step transactions (state upsert + processed-event
+// record + outbox insert), one per transaction and 500 per transaction.
+func rawStore(ctx context.Context, path string, n int) (float64, float64, error) {
+	db, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	mig := fstest.MapFS{"00001_state.sql": {Data: []byte("-- +goose Up\nCREATE TABLE state (id TEXT PRIMARY KEY, step TEXT NOT NULL);\n-- +goose Down\nDROP TABLE state;\n")}}
+	if err := db.Migrate(ctx, mig); err != nil {
+		return 0, 0, err
+	}
+	step := func(tx *store.Tx, i int) error {
+		id := events.NewID()
+		if _, err := tx.MarkProcessed(ctx, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO state (id, step) VALUES (?, 'a') ON CONFLICT (id) DO UPDATE SET step = excluded.step`, fmt.Sprint(i)); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, &eventsv1.StockReserved{OrderId: id}, events.Meta{AggregateID: id}, time.Now())
+	}
+	start := time.Now()
+	for i := range n {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return step(tx, i) }); err != nil {
+			return 0, 0, err
+		}
+	}
+	single := float64(n) / time.Since(start).Seconds()
+	start = time.Now()
+	for i := 0; i < n; i += 500 {
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			for j := i; j < i+500 && j < n; j++ {
+				if err := step(tx, n+j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return single, float64(n) / time.Since(start).Seconds(), nil
+}

@@ -1,0 +1,39 @@
+// Command order runs the order service: the OrderService gRPC API and the
+// saga orchestrator. Configuration: see apps/internal/process, plus
+// ORDERMESH_CATALOG (product=price-in-cents,...), ORDERMESH_STEP_TIMEOUT.
+package main
+
+import (
+	"context"
+	"io/fs"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
+	"github.com/ordermesh/ordermesh/apps/internal/outbox"
+	"github.com/ordermesh/ordermesh/apps/internal/process"
+	"github.com/ordermesh/ordermesh/apps/internal/runner"
+	"github.com/ordermesh/ordermesh/apps/order"
+)
+
+func main() {
+	process.Main("order", func(ctx context.Context, env process.Env) (process.Service, error) {
+		catalog, err := process.Pairs("ORDERMESH_CATALOG", "sku-1=1000,sku-2=2500,sku-3=499")
+		if err != nil {
+			return process.Service{}, err
+		}
+		timeout, err := process.Duration("ORDERMESH_STEP_TIMEOUT", 10*time.Second)
+		if err != nil {
+			return process.Service{}, err
+		}
+		wake := outbox.NewWake()
+		svc := order.New(order.Config{DB: env.DB, Catalog: catalog, StepTimeout: timeout, Logger: env.Logger, Tracer: env.Tracer, Metrics: env.Metrics, AfterCommit: wake.Notify})
+		mig, _ := fs.Sub(order.Migrations, "migrations")
+		return process.Service{
+			Unit: runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: order.Topics, Handle: svc.Handle, Wake: wake,
+				Workers: []func(context.Context) error{func(ctx context.Context) error { return svc.RunSweeper(ctx, time.Second) }}},
+			Register: func(s *grpc.Server) { orderv1.RegisterOrderServiceServer(s, svc) },
+		}, nil
+	})
+}
