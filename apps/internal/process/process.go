@@ -125,7 +125,7 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 	if err != nil {
 		return err
 	}
-	tp, err := tracerProvider(ctx, name)
+	tp, err := TracerProvider(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,9 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 	return err
 }
 
-func tracerProvider(ctx context.Context, name string) (interface {
+// TracerProvider exports spans over OTLP/gRPC when OTEL_EXPORTER_OTLP_ENDPOINT
+// is set, and is a no-op otherwise (trace context still propagates).
+func TracerProvider(ctx context.Context, name string) (interface {
 	trace.TracerProvider
 	Shutdown(context.Context) error
 }, error) {
