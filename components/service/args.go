@@ -199,6 +199,29 @@ type Canary struct {
 	Replicas int
 }
 
+// clone copies the parts applyDefaults writes to, so the caller's args stay untouched.
+func (a *MicroserviceArgs) clone() *MicroserviceArgs {
+	c := *a
+	c.Callees = slices.Clone(a.Callees)
+	if a.HPA != nil {
+		h := *a.HPA
+		c.HPA = &h
+	}
+	if a.Istio != nil {
+		m := *a.Istio
+		c.Istio = &m
+	}
+	if a.ServiceMonitor != nil {
+		s := *a.ServiceMonitor
+		c.ServiceMonitor = &s
+	}
+	if a.Canary != nil {
+		k := *a.Canary
+		c.Canary = &k
+	}
+	return &c
+}
+
 func (a *MicroserviceArgs) applyDefaults() {
 	if a.GRPCPort == 0 {
 		a.GRPCPort = DefaultGRPCPort

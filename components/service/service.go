@@ -55,7 +55,7 @@ func NewMicroservice(ctx *pulumi.Context, name string, args *MicroserviceArgs, o
 	if args == nil {
 		return nil, fmt.Errorf("service %q: args are required", name)
 	}
-	a := *args
+	a := args.clone()
 	a.applyDefaults()
 	if probs := a.validate(name); len(probs) > 0 {
 		return nil, fmt.Errorf("service %q: invalid args:\n  %s", name, strings.Join(probs, "\n  "))
@@ -65,7 +65,7 @@ func NewMicroservice(ctx *pulumi.Context, name string, args *MicroserviceArgs, o
 	if err := ctx.RegisterComponentResource("ordermesh:service:Microservice", name, m, opts...); err != nil {
 		return nil, fmt.Errorf("service %q: %w", name, err)
 	}
-	b := &builder{ctx: ctx, name: name, a: &a, parent: pulumi.Parent(m)}
+	b := &builder{ctx: ctx, name: name, a: a, parent: pulumi.Parent(m)}
 	if err := b.build(); err != nil {
 		return nil, fmt.Errorf("service %q: %w", name, err)
 	}

@@ -578,6 +578,23 @@ func TestInvalidArgsReportEveryProblem(t *testing.T) {
 	}
 }
 
+func TestNewMicroserviceLeavesTheCallersArgsUntouched(t *testing.T) {
+	args, err := ArgsFromConfig(resolve(t, "prod", nil), stacks.OrderService, Platform{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args.HPA.TargetCPUPercent = 0
+	args.Callees = []Callee{{Name: "payment"}}
+	before := fmt.Sprintf("%+v %+v %+v %+v", *args.HPA, *args.Istio, args.Callees, *args.Canary)
+	run(t, func(ctx *pulumi.Context) error {
+		_, err := NewMicroservice(ctx, "order", args)
+		return err
+	})
+	if after := fmt.Sprintf("%+v %+v %+v %+v", *args.HPA, *args.Istio, args.Callees, *args.Canary); after != before {
+		t.Errorf("args changed:\n before %s\n after  %s", before, after)
+	}
+}
+
 func TestCanaryWeightsMustBeInRange(t *testing.T) {
 	a := &MicroserviceArgs{Canary: &Canary{Image: "r/x:1", StableWeight: 120, CanaryWeight: -20}}
 	a.applyDefaults()
