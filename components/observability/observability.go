@@ -18,11 +18,15 @@ import (
 	"github.com/ordermesh/ordermesh/components/versions"
 )
 
+// CollectorServiceName is the OpenTelemetry Collector's Service name in
+// Namespace (fixed through the chart's fullnameOverride).
+const CollectorServiceName = "otel-collector"
+
 // Release-independent names (fullnameOverride) so other components can
 // address the services.
 const (
 	promFullname      = "kps"
-	collectorFullname = "otel-collector"
+	collectorFullname = CollectorServiceName
 	jaegerFullname    = "jaeger"
 	tempoFullname     = "tempo"
 	otlpGRPCPort      = 4317
