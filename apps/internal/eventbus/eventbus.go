@@ -86,12 +86,27 @@ type Config struct {
 	Metrics *telemetry.Metrics
 	// AfterCommit runs after each committed batch (e.g. wake the outbox relay).
 	AfterCommit func()
+	// CommitEvery bounds how long applied messages wait for their offsets to
+	// be committed (default 100ms). Offsets are only ever committed after the
+	// batch's transaction; committing them lazily only means that a crash
+	// redelivers a little more, which the processed-event records absorb.
+	CommitEvery time.Duration
 }
 
 // Consumer is a batching, idempotent consumer-group member.
 type Consumer struct {
 	cfg    Config
 	reader *kafka.Reader
+
+	// applied holds, per topic-partition, the last message whose effects
+	// are committed to the database but whose offset is not yet committed.
+	applied    map[topicPartition]kafka.Message
+	lastCommit time.Time
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
 }
 
 // NewConsumer validates cfg and applies defaults.
@@ -127,6 +142,9 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.CommitEvery <= 0 {
+		cfg.CommitEvery = 100 * time.Millisecond
+	}
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("eventbus")
 	}
@@ -156,13 +174,30 @@ func (c *Consumer) Run(stop, work context.Context) error {
 		ReadBackoffMax:    100 * time.Millisecond,
 	})
 	defer c.reader.Close()
+	c.applied, c.lastCommit = map[topicPartition]kafka.Message{}, time.Now()
 	lagTick := time.NewTicker(time.Second)
 	defer lagTick.Stop()
 	for {
-		first, err := c.reader.FetchMessage(stop)
+		fctx, cancel := stop, context.CancelFunc(func() {})
+		if len(c.applied) > 0 {
+			// Wake up in time to commit what is applied even when idle.
+			fctx, cancel = context.WithDeadline(stop, c.lastCommit.Add(c.cfg.CommitEvery))
+		}
+		first, err := c.reader.FetchMessage(fctx)
+		cancel()
 		if err != nil {
 			if stop.Err() != nil || work.Err() != nil {
+				if work.Err() == nil {
+					// Graceful stop: everything applied gets its offset.
+					return c.commit(work)
+				}
 				return nil
+			}
+			if fctx.Err() != nil {
+				if err := c.commit(work); err != nil {
+					return err
+				}
+				continue
 			}
 			c.cfg.Logger.Warn("fetch failed", "error", err)
 			continue
@@ -253,8 +288,13 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
 	if err := c.deadLetter(ctx, dead); err != nil {
 		return err
 	}
-	if err := c.reader.CommitMessages(ctx, batch...); err != nil {
-		return fmt.Errorf("commit offsets: %w", err)
+	for _, m := range batch {
+		c.applied[topicPartition{m.Topic, m.Partition}] = m
+	}
+	if time.Since(c.lastCommit) >= c.cfg.CommitEvery {
+		if err := c.commit(ctx); err != nil {
+			return err
+		}
 	}
 	if c.cfg.AfterCommit != nil {
 		c.cfg.AfterCommit()
@@ -266,6 +306,23 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
 		}
 		c.cfg.Metrics.HandleDuration.WithLabelValues(c.cfg.Group, typ).Observe(time.Since(start).Seconds())
 	}
+	return nil
+}
+
+// commit commits the offsets of every applied message.
+func (c *Consumer) commit(ctx context.Context) error {
+	c.lastCommit = time.Now()
+	if len(c.applied) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(c.applied))
+	for _, m := range c.applied {
+		msgs = append(msgs, m)
+	}
+	if err := c.reader.CommitMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	clear(c.applied)
 	return nil
 }
 
