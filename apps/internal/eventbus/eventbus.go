@@ -19,6 +19,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -334,7 +335,9 @@ func (c *Consumer) apply(ctx context.Context, tx *store.Tx, d Delivery) error {
 	}
 	mctx := propagation.TraceContext{}.Extract(ctx, hdr)
 	mctx = telemetry.WithCorrelationID(mctx, d.Env.GetCorrelationId())
-	mctx, span := c.cfg.Tracer.Start(mctx, "consume "+d.Env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer))
+	mctx, span := c.cfg.Tracer.Start(mctx, "consume "+d.Env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.destination.name", d.Msg.Topic), attribute.String("messaging.consumer.group.name", c.cfg.Group),
+			attribute.String("ordermesh.aggregate_id", d.Env.GetAggregateId()), attribute.String("ordermesh.event_id", d.Env.GetId())))
 	defer span.End()
 	fresh, err := tx.MarkProcessed(mctx, d.Env.GetId())
 	if err != nil {

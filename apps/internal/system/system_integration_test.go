@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -135,17 +138,17 @@ func start(t *testing.T, b backend, opts ...option) *harness {
 			t.Errorf("graceful stop: %v", err)
 		}
 	})
-	return &harness{t: t, ctx: ctx, kafka: k, sys: sys, client: serve(t, sys), sink: sink}
+	return &harness{t: t, ctx: ctx, kafka: k, sys: sys, client: serve(t, sys, cfg.Tracer), sink: sink}
 }
 
 // serve exposes the order service over real gRPC on loopback.
-func serve(t *testing.T, sys *system.System) orderv1.OrderServiceClient {
+func serve(t *testing.T, sys *system.System, tracer trace.Tracer) orderv1.OrderServiceClient {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(telemetry.UnaryServerInterceptor("order", nil, nil)))
+	srv := grpc.NewServer(grpc.UnaryInterceptor(telemetry.UnaryServerInterceptor("order", tracer, nil)))
 	orderv1.RegisterOrderServiceServer(srv, orderAPI{sys: sys})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
@@ -655,4 +658,46 @@ func testCrash(t *testing.T, b backend) {
 		t.Errorf("sku-crash available = %d, want %d (one unit per completed order)", got, want)
 	}
 	t.Logf("%d of %d orders completed, the rest compensated", completed, n)
+}
+
+// One order is one trace: the API call's span is the ancestor of every
+// consumer span of every hop, across all services and Kafka.
+func TestOneTracePerOrderFromAPICallToCompletion(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	h := start(t, backend{name: "sqlite", n: new(atomic.Int64)}, func(c *system.Config) { c.Tracer = tp.Tracer("test") })
+	id := h.place("traced", "sku-happy", 1, "1 Main St")
+	h.await([]string{id}, time.Minute)
+	want := []string{
+		"ReserveStock", "StockReserved", "AuthorizePayment", "PaymentAuthorized",
+		"ScheduleShipment", "ShipmentScheduled", "OrderCreated", "OrderCompleted",
+	}
+	var root trace.TraceID
+	h.eventually("consumer spans of every hop", 30*time.Second, func() bool {
+		seen := map[string]bool{}
+		for _, s := range exp.GetSpans() {
+			if s.Name == "/ordermesh.order.v1.OrderService/CreateOrder" {
+				root = s.SpanContext.TraceID()
+			}
+			for _, a := range s.Attributes {
+				if a.Key == "ordermesh.aggregate_id" && a.Value.AsString() == id {
+					seen[strings.TrimPrefix(s.Name, "consume ordermesh.events.v1.")] = true
+				}
+			}
+		}
+		for _, w := range want {
+			if !seen[w] {
+				return false
+			}
+		}
+		return root.IsValid()
+	})
+	for _, s := range exp.GetSpans() {
+		for _, a := range s.Attributes {
+			if a.Key == "ordermesh.aggregate_id" && a.Value.AsString() == id && s.SpanContext.TraceID() != root {
+				t.Errorf("span %q is in trace %s, want the API call's trace %s", s.Name, s.SpanContext.TraceID(), root)
+			}
+		}
+	}
 }
