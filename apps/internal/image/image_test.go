@@ -24,6 +24,9 @@ func TestBuildRunsTheBinaryAsNonRootFromItsOwnLayer(t *testing.T) {
 	if cf.Config.User != "65532:65532" || cf.Config.Entrypoint[0] != "/usr/local/bin/order" || cf.OS != "linux" || cf.Architecture != "amd64" {
 		t.Errorf("config %+v", cf.Config)
 	}
+	if mt, _ := img.MediaType(); mt != "application/vnd.oci.image.manifest.v1+json" {
+		t.Errorf("manifest media type %s, want OCI", mt)
+	}
 	layers, err := img.Layers()
 	if err != nil || len(layers) != 2 {
 		t.Fatalf("layers %d %v, want base + app", len(layers), err)
