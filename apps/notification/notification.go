@@ -8,6 +8,7 @@ package notification
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -109,6 +110,21 @@ func (s *Service) RunSender(ctx context.Context, poll time.Duration) error {
 	}
 }
 
+// markSent records delivered e-mails in one transaction.
+func (s *Service) markSent(ctx context.Context, sent []Email) error {
+	if len(sent) == 0 {
+		return nil
+	}
+	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+		for _, e := range sent {
+			if _, err := tx.Exec(ctx, `UPDATE emails SET sent = 1 WHERE order_id = ?`, e.OrderID); err != nil {
+				return fmt.Errorf("notification: mark sent: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 // SendPending delivers up to 500 queued e-mails and returns how many.
 func (s *Service) SendPending(ctx context.Context) (int, error) {
 	rows, err := s.DB.Query(ctx, `SELECT order_id, recipient, subject FROM emails WHERE sent = 0 ORDER BY order_id LIMIT 500`)
@@ -127,11 +143,11 @@ func (s *Service) SendPending(ctx context.Context) (int, error) {
 	rows.Close()
 	for i, e := range pending {
 		if err := s.Sink.Send(ctx, e); err != nil {
-			return i, fmt.Errorf("notification: send %s: %w", e.OrderID, err)
+			return i, errors.Join(fmt.Errorf("notification: send %s: %w", e.OrderID, err), s.markSent(ctx, pending[:i]))
 		}
-		if _, err := s.DB.Exec(ctx, `UPDATE emails SET sent = 1 WHERE order_id = ?`, e.OrderID); err != nil {
-			return i, fmt.Errorf("notification: mark sent: %w", err)
-		}
+	}
+	if err := s.markSent(ctx, pending); err != nil {
+		return 0, err
 	}
 	return len(pending), nil
 }

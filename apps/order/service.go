@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -56,6 +57,20 @@ type Config struct {
 type Service struct {
 	orderv1.UnimplementedOrderServiceServer
 	cfg Config
+
+	// Group commit of concurrent CreateOrder calls: one caller at a time
+	// leads and commits everything queued so far in one transaction.
+	mu      sync.Mutex
+	queue   []*createJob
+	leading bool
+}
+
+type createJob struct {
+	ctx  context.Context
+	saga *Saga
+	out  []proto.Message
+	meta events.Meta
+	done chan error
 }
 
 // New returns the service with defaults applied.
@@ -99,13 +114,7 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	now := s.cfg.Now()
 	created := &eventsv1.OrderCreated{OrderId: id, CustomerId: cr.CustomerID, Items: lines, TotalCents: total, Currency: currency, ShippingAddress: cr.Address}
 	saga, out := Start(created, correlation, now, s.cfg.StepTimeout)
-	err = s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
-		s.afterCommit(tx)
-		if err := insertSaga(ctx, tx, saga); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, saga, 0, events.Meta{AggregateID: id, CorrelationID: correlation}, out)
-	})
+	err = s.enqueue(&createJob{ctx: ctx, saga: saga, out: out, meta: events.Meta{AggregateID: id, CorrelationID: correlation}, done: make(chan error, 1)})
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "create order failed", "error", err)
 		return nil, status.Error(codes.Internal, "could not store the order")
@@ -115,6 +124,68 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	}
 	s.cfg.Logger.InfoContext(ctx, "order created", "order_id", id, "total_cents", total)
 	return &orderv1.CreateOrderResponse{OrderId: id}, nil
+}
+
+// enqueue commits job, in a group with whatever else is waiting.
+func (s *Service) enqueue(job *createJob) error {
+	s.mu.Lock()
+	s.queue = append(s.queue, job)
+	lead := !s.leading
+	s.leading = true
+	s.mu.Unlock()
+	if lead {
+		s.lead()
+	}
+	return <-job.done
+}
+
+// lead commits the queued jobs, then hands the next group to a new leader.
+func (s *Service) lead() {
+	s.mu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	s.commitCreates(batch)
+	s.mu.Lock()
+	if len(s.queue) > 0 {
+		go s.lead()
+	} else {
+		s.leading = false
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) commitCreates(batch []*createJob) {
+	apply := func(tx *store.Tx, j *createJob) error {
+		if err := insertSaga(j.ctx, tx, j.saga); err != nil {
+			return err
+		}
+		return s.emit(j.ctx, tx, j.saga, 0, j.meta, j.out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		s.afterCommit(tx)
+		for _, j := range batch {
+			if err := apply(tx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(batch) == 1 {
+		for _, j := range batch {
+			j.done <- err
+		}
+		return
+	}
+	// One bad job (e.g. a cancelled caller) must not fail the others.
+	for _, j := range batch {
+		j.done <- s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+			s.afterCommit(tx)
+			return apply(tx, j)
+		})
+	}
 }
 
 // GetOrder folds the order's events and adds the saga step.
