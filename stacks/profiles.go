@@ -166,7 +166,7 @@ func Defaults(p Profile) (*Config, error) {
 				Limits:   ResourceList{CPU: pickS("500m", "500m", "1"), Memory: pickS("128Mi", "256Mi", "512Mi")},
 			},
 			Replicas:   replicas,
-			ZoneSpread: p != Dev,
+			ZoneSpread: pickS("none", "preferred", "required"),
 			PDB:        PDB{MinAvailable: pick(0, 1, 2)},
 			HPA: HPA{
 				Enabled:          true,

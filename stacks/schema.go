@@ -220,8 +220,9 @@ type Service struct {
 	Consumes []string `json:"consumes"`
 	// Canary configures a canary (v2) Deployment and weighted routing.
 	Canary Canary `json:"canary"`
-	// ZoneSpread spreads the pods across zones (topology.kubernetes.io/zone).
-	ZoneSpread bool `json:"zoneSpread"`
+	// ZoneSpread spreads the pods across zones (topology.kubernetes.io/zone, maxSkew 1):
+	// none, preferred (ScheduleAnyway) or required (DoNotSchedule; nodes need zone labels).
+	ZoneSpread string `json:"zoneSpread"`
 	// NeedsVault lets the service use Vault: egress to Vault and a mounted service-account
 	// token for the Vault agent's Kubernetes-auth login.
 	NeedsVault bool `json:"needsVault"`

@@ -44,11 +44,11 @@ func TestProfilesDifferInScaleAsDesigned(t *testing.T) {
 	}
 	for _, name := range ServiceNames {
 		d, p := dev.Services[name], prod.Services[name]
-		if d.Replicas != 1 || d.Canary.Enabled || d.ZoneSpread {
-			t.Errorf("dev %s: replicas %d canary %v zoneSpread %v, want 1/false/false", name, d.Replicas, d.Canary.Enabled, d.ZoneSpread)
+		if d.Replicas != 1 || d.Canary.Enabled || d.ZoneSpread != "none" {
+			t.Errorf("dev %s: replicas %d canary %v zoneSpread %q, want 1/false/none", name, d.Replicas, d.Canary.Enabled, d.ZoneSpread)
 		}
-		if p.Replicas != 3 || p.PDB.MinAvailable != 2 || !p.ZoneSpread {
-			t.Errorf("prod %s: replicas %d pdb %d zoneSpread %v, want 3/2/true", name, p.Replicas, p.PDB.MinAvailable, p.ZoneSpread)
+		if p.Replicas != 3 || p.PDB.MinAvailable != 2 || p.ZoneSpread != "required" {
+			t.Errorf("prod %s: replicas %d pdb %d zoneSpread %q, want 3/2/required", name, p.Replicas, p.PDB.MinAvailable, p.ZoneSpread)
 		}
 		if name != NotificationService && (!p.Canary.Enabled || p.Canary.Weight != 5) {
 			t.Errorf("prod %s canary = %+v, want enabled weight 5", name, p.Canary)
@@ -455,6 +455,7 @@ func TestEveryRuleRejectsItsBadValue(t *testing.T) {
 		{"dev", "observability", `{"slo": {"deadLetterRatePerMin": -0.5}}`, `ordermesh:observability.slo.deadLetterRatePerMin = -0.5: must be >= 0`},
 		{"dev", "observability", `{"slo": {"sagaSuccessRatio": 0}}`, `ordermesh:observability.slo.sagaSuccessRatio = 0: must be in (0, 1]`},
 		{"dev", "services", `{"order": {"metricsPort": 8080}}`, `ordermesh:services.order.metricsPort = 8080: must differ from services.order.grpcPort`},
+		{"dev", "services", `{"order": {"zoneSpread": "always"}}`, `ordermesh:services.order.zoneSpread = "always": must be one of none, preferred, required`},
 		{"dev", "services", `{"order": {"grpcPort": 0}}`, `ordermesh:services.order.grpcPort = 0: must be 1..65535`},
 		{"dev", "services", `{"order": {"replicas": 3}}`, `ordermesh:services.order.replicas = 3: must be within services.order.hpa.minReplicas..maxReplicas (1..2)`},
 		{"dev", "services", `{"order": {"hpa": {"minReplicas": 0}}}`, `ordermesh:services.order.hpa.minReplicas = 0: must be >= 1`},

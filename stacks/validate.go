@@ -234,6 +234,7 @@ func (c *Config) validateService(v *validator, name string, s Service) {
 		v.add(p+".metricsPort", s.MetricsPort, "must differ from "+p+".grpcPort")
 	}
 	v.resources(p+".resources", s.Resources)
+	v.oneOf(p+".zoneSpread", s.ZoneSpread, "none", "preferred", "required")
 	v.atLeast(p+".replicas", s.Replicas, 1)
 	switch {
 	case s.PDB.MinAvailable < 0:

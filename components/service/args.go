@@ -37,9 +37,8 @@ type MicroserviceArgs struct {
 	PDBMinAvailable int
 	// HPA, when set, creates an autoscaling/v2 HorizontalPodAutoscaler for the stable Deployment.
 	HPA *HPA
-	// ZoneSpread spreads pods across topology.kubernetes.io/zone (maxSkew 1). Nodes without
-	// zone labels still accept pods (ScheduleAnyway), so single-zone clusters keep working.
-	ZoneSpread bool
+	// ZoneSpread spreads pods across topology.kubernetes.io/zone (maxSkew 1). Default none.
+	ZoneSpread ZoneSpread
 	// Env are plain environment variables, in order.
 	Env []EnvVar
 	// Secrets are environment variables read from Kubernetes Secrets.
@@ -82,6 +81,20 @@ type MicroserviceArgs struct {
 	// PartOf is the app.kubernetes.io/part-of label. Default "ordermesh".
 	PartOf string
 }
+
+// ZoneSpread is how strictly pods are spread across zones.
+type ZoneSpread string
+
+const (
+	// ZoneSpreadNone adds no topology spread constraint.
+	ZoneSpreadNone ZoneSpread = ""
+	// ZoneSpreadPreferred prefers an even spread (ScheduleAnyway): unlabelled or single-zone
+	// clusters still schedule every pod.
+	ZoneSpreadPreferred ZoneSpread = "preferred"
+	// ZoneSpreadRequired enforces maxSkew 1 (DoNotSchedule); only nodes with a zone label
+	// qualify.
+	ZoneSpreadRequired ZoneSpread = "required"
+)
 
 // Resources are container requests and limits as Kubernetes quantities.
 type Resources struct {
@@ -345,6 +358,9 @@ func (a *MicroserviceArgs) validate(name string) []string {
 	}
 	if a.Replicas < 1 {
 		add("Replicas", a.Replicas, "must be >= 1")
+	}
+	if !slices.Contains([]ZoneSpread{ZoneSpreadNone, ZoneSpreadPreferred, ZoneSpreadRequired}, a.ZoneSpread) {
+		add("ZoneSpread", string(a.ZoneSpread), `must be "", preferred or required`)
 	}
 	if a.PDBMinAvailable < 0 || (a.Replicas >= 1 && a.PDBMinAvailable >= a.Replicas) {
 		add("PDBMinAvailable", a.PDBMinAvailable, fmt.Sprintf("must be 0..Replicas-1 (%d) so a disruption is possible", a.Replicas-1))

@@ -33,6 +33,9 @@ type Platform struct {
 	Env map[string][]EnvVar
 }
 
+// zoneSpread maps the config values (validated by stacks) to ZoneSpread.
+var zoneSpread = map[string]ZoneSpread{"none": ZoneSpreadNone, "preferred": ZoneSpreadPreferred, "required": ZoneSpreadRequired}
+
 // ArgsFromConfig maps the stack configuration of service name to MicroserviceArgs: the call
 // graph (callers, and callees as the inverse of every service's callers), profile sizes,
 // canary weights, mesh and observability toggles.
@@ -58,7 +61,7 @@ func ArgsFromConfig(cfg *stacks.Config, name string, p Platform) (*MicroserviceA
 		},
 		Replicas:        s.Replicas,
 		PDBMinAvailable: s.PDB.MinAvailable,
-		ZoneSpread:      s.ZoneSpread,
+		ZoneSpread:      zoneSpread[s.ZoneSpread],
 		Methods:         slices.Clone(s.Methods),
 		Produces:        slices.Clone(s.Produces),
 		Consumes:        slices.Clone(s.Consumes),

@@ -268,11 +268,15 @@ func (b *builder) deployment(version, image string, replicas int) (*appsv1.Deplo
 		}
 	}
 	var spread corev1.TopologySpreadConstraintArray
-	if a.ZoneSpread {
+	if a.ZoneSpread != ZoneSpreadNone {
+		when := "ScheduleAnyway"
+		if a.ZoneSpread == ZoneSpreadRequired {
+			when = "DoNotSchedule"
+		}
 		spread = corev1.TopologySpreadConstraintArray{&corev1.TopologySpreadConstraintArgs{
 			MaxSkew:           pulumi.Int(1),
 			TopologyKey:       pulumi.String("topology.kubernetes.io/zone"),
-			WhenUnsatisfiable: pulumi.String("ScheduleAnyway"),
+			WhenUnsatisfiable: pulumi.String(when),
 			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
 		}}
 	}

@@ -153,7 +153,7 @@ func TestDevProfileDeploysOneReplicaWithoutCanary(t *testing.T) {
 func TestStagingProfileSitsBetweenDevAndProd(t *testing.T) {
 	rec := deployAll(t, resolve(t, "staging", nil))
 	d := rec.objects("Deployment")["orders/shipping-v1"]
-	if get(d, "spec.replicas") != 2.0 || get(d, "spec.template.spec.topologySpreadConstraints.0.topologyKey") != "topology.kubernetes.io/zone" {
+	if get(d, "spec.replicas") != 2.0 || get(d, "spec.template.spec.topologySpreadConstraints.0.whenUnsatisfiable") != "ScheduleAnyway" {
 		t.Errorf("staging shipping: replicas %v spread %v, want 2 with zone spread", get(d, "spec.replicas"), get(d, "spec.template.spec.topologySpreadConstraints"))
 	}
 	if get(rec.objects("PodDisruptionBudget")["orders/shipping"], "spec.minAvailable") != 1.0 {
@@ -172,8 +172,8 @@ func TestProdProfileDeploysThreeReplicasPDBTwoZoneSpreadAndCanary(t *testing.T) 
 		t.Errorf("replicas = %v, want 3", got)
 	}
 	spread := get(d, "spec.template.spec.topologySpreadConstraints.0")
-	if get(spread, "topologyKey") != "topology.kubernetes.io/zone" || get(spread, "maxSkew") != 1.0 {
-		t.Errorf("topology spread = %v, want zone maxSkew 1", spread)
+	if get(spread, "topologyKey") != "topology.kubernetes.io/zone" || get(spread, "maxSkew") != 1.0 || get(spread, "whenUnsatisfiable") != "DoNotSchedule" {
+		t.Errorf("topology spread = %v, want zone maxSkew 1 DoNotSchedule", spread)
 	}
 	if got := get(spread, "labelSelector.matchLabels"); !reflect.DeepEqual(got, map[string]any{NameLabel: "order", VersionLabel: "v1"}) {
 		t.Errorf("spread selector = %v", got)
