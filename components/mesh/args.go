@@ -19,7 +19,15 @@ const (
 	DefaultOrderAPIPort     = 8080
 	DefaultOrderAPIPrefix   = "/"
 	DefaultOrderAPITimeout  = 10 * time.Second
+	// DefaultCustomerHeader carries the verified token's subject to the
+	// order service, which uses it as the customer id.
+	DefaultCustomerHeader = "x-ordermesh-customer"
 )
+
+// DefaultPublicPaths are reachable through the gateway without a token:
+// the gRPC health checks of the order API (load balancers and uptime
+// probes carry no end-user token).
+var DefaultPublicPaths = []string{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}
 
 // InjectionLabel turns on sidecar injection for a namespace.
 var InjectionLabel = map[string]string{"istio-injection": "enabled"}
@@ -75,6 +83,22 @@ type JWT struct {
 	Issuer string
 	// JWKSURI is the https URL of the issuer's JSON Web Key Set.
 	JWKSURI string
+	// PublicPaths are request paths the gateway lets through without a
+	// token (a request with an invalid token is still rejected). Exact
+	// paths, or a prefix ending in "*". Nil means DefaultPublicPaths; an
+	// empty non-nil slice means no exceptions.
+	PublicPaths []string
+	// ClaimHeaders copy claims of a verified token into request headers
+	// for the backend. Nil means sub -> DefaultCustomerHeader.
+	ClaimHeaders []ClaimHeader
+}
+
+// ClaimHeader copies one verified claim into one request header.
+type ClaimHeader struct {
+	// Claim is the claim name (string, int or bool claims only).
+	Claim string
+	// Header is the lower-case header name (gRPC metadata keys are lower-case).
+	Header string
 }
 
 // Destination is a Service the ingress routes to.
@@ -93,6 +117,7 @@ type Destination struct {
 
 var (
 	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	headerRE   = regexp.MustCompile(`^[a-z0-9][-_a-z0-9]*$`)
 	hostRE     = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 )
 
@@ -133,6 +158,17 @@ func (a *Args) applyDefaults() {
 	if a.OrderAPI.Timeout == 0 {
 		a.OrderAPI.Timeout = DefaultOrderAPITimeout
 	}
+	// Copy so the defaults never alias the caller's or the package's slices.
+	if a.JWT.PublicPaths == nil {
+		a.JWT.PublicPaths = append([]string{}, DefaultPublicPaths...)
+	} else {
+		a.JWT.PublicPaths = append([]string{}, a.JWT.PublicPaths...)
+	}
+	if a.JWT.ClaimHeaders == nil {
+		a.JWT.ClaimHeaders = []ClaimHeader{{Claim: "sub", Header: DefaultCustomerHeader}}
+	} else {
+		a.JWT.ClaimHeaders = append([]ClaimHeader{}, a.JWT.ClaimHeaders...)
+	}
 }
 
 func (a *Args) validate() error {
@@ -166,6 +202,24 @@ func (a *Args) validate() error {
 	}
 	if a.JWT.Issuer == "" && a.JWT.JWKSURI != "" {
 		bad("JWT.Issuer", `""`, "must be set when JWT.JWKSURI is set")
+	}
+	for i, p := range a.JWT.PublicPaths {
+		if !strings.HasPrefix(p, "/") || strings.Contains(strings.TrimSuffix(p, "*"), "*") {
+			bad(fmt.Sprintf("JWT.PublicPaths[%d]", i), fmt.Sprintf("%q", p), `must start with / and may only end in "*"`)
+		}
+	}
+	headers := map[string]bool{}
+	for i, c := range a.JWT.ClaimHeaders {
+		if c.Claim == "" {
+			bad(fmt.Sprintf("JWT.ClaimHeaders[%d].Claim", i), `""`, "must name a claim")
+		}
+		if !headerRE.MatchString(c.Header) {
+			bad(fmt.Sprintf("JWT.ClaimHeaders[%d].Header", i), fmt.Sprintf("%q", c.Header), "must be a lower-case header name ([-_a-z0-9])")
+		}
+		if headers[c.Header] {
+			bad(fmt.Sprintf("JWT.ClaimHeaders[%d].Header", i), fmt.Sprintf("%q", c.Header), "is listed twice")
+		}
+		headers[c.Header] = true
 	}
 	if p := a.samplingPercent(); p < 0 || p > 100 {
 		bad("TracingSamplingPercent", p, "must be 0..100")

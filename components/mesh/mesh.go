@@ -172,15 +172,23 @@ func (a *Args) render() []Object {
 
 	if a.JWT.Issuer != "" {
 		sel := &workloadSelector{MatchLabels: gatewaySelector}
+		rule := jwtRule{Issuer: a.JWT.Issuer, JWKSURI: a.JWT.JWKSURI}
+		for _, c := range a.JWT.ClaimHeaders {
+			rule.OutputClaimToHeaders = append(rule.OutputClaimToHeaders, claimToHeader{Header: c.Header, Claim: c.Claim})
+		}
+		// RequestAuthentication alone lets token-less requests through;
+		// the DENY policy refuses any request without a verified principal,
+		// except on the public paths (health checks).
+		deny := authzRule{From: []authzFrom{{Source: authzSource{NotRequestPrincipals: []string{"*"}}}}}
+		if len(a.JWT.PublicPaths) > 0 {
+			deny.To = []authzTo{{Operation: authzOperation{NotPaths: a.JWT.PublicPaths}}}
+		}
 		out = append(out,
 			obj("ingress-jwt", versions.IstioRequestAuthentication, "ingress-jwt", a.GatewayNamespace, requestAuthenticationSpec{
-				Selector: *sel, JWTRules: []jwtRule{{Issuer: a.JWT.Issuer, JWKSURI: a.JWT.JWKSURI}},
+				Selector: *sel, JWTRules: []jwtRule{rule},
 			}),
-			// RequestAuthentication alone lets token-less requests through;
-			// this denies any request without a verified principal.
 			obj("ingress-require-jwt", versions.IstioAuthorizationPolicy, "require-jwt", a.GatewayNamespace, authorizationPolicySpec{
-				Selector: sel, Action: "DENY",
-				Rules: []authzRule{{From: []authzFrom{{Source: authzSource{NotRequestPrincipals: []string{"*"}}}}}},
+				Selector: sel, Action: "DENY", Rules: []authzRule{deny},
 			}),
 		)
 	}

@@ -274,7 +274,97 @@ func TestNewMeshRequiresJWTAtIngressWhenConfigured(t *testing.T) {
 			if deny["selector"].(map[string]any)["matchLabels"].(map[string]any)["istio"] != "ingressgateway" {
 				t.Errorf("require-jwt must select the ingress gateway: %v", deny["selector"])
 			}
+			claims, _ := rule["outputClaimToHeaders"].([]any)
+			if len(claims) != 1 || claims[0].(map[string]any)["claim"] != "sub" || claims[0].(map[string]any)["header"] != DefaultCustomerHeader {
+				t.Errorf("outputClaimToHeaders = %v, want sub -> %s", rule["outputClaimToHeaders"], DefaultCustomerHeader)
+			}
+			to, _ := deny["rules"].([]any)[0].(map[string]any)["to"].([]any)
+			if len(to) != 1 {
+				t.Fatalf("require-jwt has no path exceptions: %v", deny)
+			}
+			notPaths := to[0].(map[string]any)["operation"].(map[string]any)["notPaths"].([]any)
+			if len(notPaths) != len(DefaultPublicPaths) || notPaths[0] != DefaultPublicPaths[0] {
+				t.Errorf("notPaths = %v, want %v", notPaths, DefaultPublicPaths)
+			}
 		})
+	}
+}
+
+func TestJWTExceptionsAndClaimHeadersFollowArgs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		jwt          JWT
+		wantNotPaths []string // nil: the rule has no "to" (every path needs a token)
+		wantHeaders  map[string]string
+	}{
+		"no exceptions when PublicPaths is empty": {
+			jwt:         JWT{PublicPaths: []string{}},
+			wantHeaders: map[string]string{DefaultCustomerHeader: "sub"},
+		},
+		"custom paths and claims": {
+			jwt:          JWT{PublicPaths: []string{"/healthz", "/public/*"}, ClaimHeaders: []ClaimHeader{{Claim: "sub", Header: "x-user"}, {Claim: "tenant", Header: "x-tenant"}}},
+			wantNotPaths: []string{"/healthz", "/public/*"},
+			wantHeaders:  map[string]string{"x-user": "sub", "x-tenant": "tenant"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := prodArgs()
+			tc.jwt.Issuer, tc.jwt.JWKSURI = args.JWT.Issuer, args.JWT.JWKSURI
+			args.JWT = tc.jwt
+			objs, err := Render(args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ra requestAuthenticationSpec
+			var deny authorizationPolicySpec
+			for _, o := range objs {
+				switch o.Name {
+				case "ingress-jwt":
+					ra = o.Spec.(requestAuthenticationSpec)
+				case "require-jwt":
+					deny = o.Spec.(authorizationPolicySpec)
+				}
+			}
+			got := map[string]string{}
+			for _, c := range ra.JWTRules[0].OutputClaimToHeaders {
+				got[c.Header] = c.Claim
+			}
+			if len(got) != len(tc.wantHeaders) {
+				t.Errorf("claim headers = %v, want %v", got, tc.wantHeaders)
+			}
+			for h, c := range tc.wantHeaders {
+				if got[h] != c {
+					t.Errorf("header %s = claim %q, want %q", h, got[h], c)
+				}
+			}
+			r := deny.Rules[0]
+			if tc.wantNotPaths == nil {
+				if len(r.To) != 0 {
+					t.Errorf("want no path exceptions, got %v", r.To)
+				}
+				return
+			}
+			if len(r.To) != 1 || strings.Join(r.To[0].Operation.NotPaths, ",") != strings.Join(tc.wantNotPaths, ",") {
+				t.Errorf("to = %+v, want notPaths %v", r.To, tc.wantNotPaths)
+			}
+		})
+	}
+}
+
+func TestRenderDoesNotAliasCallerSlices(t *testing.T) {
+	args := prodArgs()
+	paths := []string{"/healthz"}
+	args.JWT.PublicPaths = paths
+	objs, err := Render(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths[0] = "/changed"
+	for _, o := range objs {
+		if o.Name == "require-jwt" {
+			if got := o.Spec.(authorizationPolicySpec).Rules[0].To[0].Operation.NotPaths[0]; got != "/healthz" {
+				t.Errorf("rendered notPaths changed with the caller's slice: %q", got)
+			}
+		}
 	}
 }
 
@@ -299,7 +389,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		OrderAPI:               Destination{Namespace: "orders", Port: 70000, PathPrefix: "v1"},
 		GatewayServiceType:     "External",
 		MTLSMode:               "DISABLE",
-		JWT:                    JWT{Issuer: "https://idp", JWKSURI: "http://idp/jwks"},
+		JWT: JWT{Issuer: "https://idp", JWKSURI: "http://idp/jwks", PublicPaths: []string{"healthz", "/a*b"},
+			ClaimHeaders: []ClaimHeader{{Claim: "", Header: "X-Customer"}, {Claim: "sub", Header: "x-c"}, {Claim: "email", Header: "x-c"}}},
 	}
 	_, err := Render(args)
 	if err == nil {
@@ -310,6 +401,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`AppNamespaces[3] = "x": is listed twice`, "TracingSamplingPercent = 120: must be 0..100",
 		`OTelCollectorHost = ""`, `IngressHost = "bad host"`, "OrderAPI.Port = 70000", `OrderAPI.PathPrefix = "v1"`,
 		`GatewayServiceType = "External"`, `MTLSMode = "DISABLE"`, `JWT.JWKSURI = "http://idp/jwks"`,
+		`JWT.PublicPaths[0] = "healthz"`, `JWT.PublicPaths[1] = "/a*b"`, `JWT.ClaimHeaders[0].Claim = ""`,
+		`JWT.ClaimHeaders[0].Header = "X-Customer"`, `JWT.ClaimHeaders[2].Header = "x-c": is listed twice`,
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q\nmissing %q", err, w)

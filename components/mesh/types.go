@@ -26,6 +26,15 @@ type workloadSelector struct {
 
 type authzRule struct {
 	From []authzFrom `json:"from,omitempty"`
+	To   []authzTo   `json:"to,omitempty"`
+}
+
+type authzTo struct {
+	Operation authzOperation `json:"operation"`
+}
+
+type authzOperation struct {
+	NotPaths []string `json:"notPaths,omitempty"`
 }
 
 type authzFrom struct {
@@ -42,8 +51,14 @@ type requestAuthenticationSpec struct {
 }
 
 type jwtRule struct {
-	Issuer  string `json:"issuer"`
-	JWKSURI string `json:"jwksUri"`
+	Issuer               string          `json:"issuer"`
+	JWKSURI              string          `json:"jwksUri"`
+	OutputClaimToHeaders []claimToHeader `json:"outputClaimToHeaders,omitempty"`
+}
+
+type claimToHeader struct {
+	Header string `json:"header"`
+	Claim  string `json:"claim"`
 }
 
 type telemetrySpec struct {
