@@ -120,6 +120,19 @@ or with ` + "`pulumi config set --path ordermesh:kafka.brokers 5`" + `. Unknown 
 validation lists every problem at once, each with its key, the bad value and what is allowed.
 Relative paths are relative to the project root (the directory holding Pulumi.yaml).
 
+## From services to Kubernetes objects
+
+` + "`components/service.ArgsFromConfig`" + ` turns each ` + "`ordermesh:services.<name>`" + ` into one
+Microservice: Deployment ` + "`<name>-v1`" + ` (and ` + "`<name>-v2`" + ` with the canary image when
+` + "`canary.enabled`" + `), Service, ServiceAccount, PodDisruptionBudget, HPA, NetworkPolicy, Istio
+AuthorizationPolicy, PeerAuthentication, DestinationRule and VirtualService (with ` + "`mesh.enabled`" + `)
+and ServiceMonitor (with ` + "`observability.enabled`" + `).
+The call graph is declared once, in ` + "`callers`" + `: a service admits gRPC only from its callers
+(NetworkPolicy ingress and Istio principals, restricted to ` + "`methods`" + ` when set), and its
+egress reaches only the services that list it as a caller, plus DNS, the Kafka brokers (when it
+produces or consumes), the OTel collector, istiod and Vault (with ` + "`needsVault`" + `). The apps
+namespace denies everything else by default.
+
 ## Secrets
 
 Set with ` + "`pulumi config set --secret`" + `; never part of the typed configuration, never logged.
