@@ -74,6 +74,13 @@ type Relay struct {
 	Poll   time.Duration
 	Logger *slog.Logger
 	Wake   Wake
+
+	// Published rows are deleted in bulk, at most every deleteEvery, so a
+	// publish round costs no commit of its own; until then they are skipped.
+	// A crash before the delete republishes them (at-least-once, as always).
+	published   map[int64]struct{}
+	lastDelete  time.Time
+	deleteEvery time.Duration
 }
 
 // Wake tells a relay that rows were committed, so it need not wait for its
@@ -93,7 +100,8 @@ func (w Wake) Notify() {
 
 // NewRelay returns a relay with defaults applied.
 func NewRelay(db *store.DB, w Writer, wake Wake, logger *slog.Logger) *Relay {
-	return &Relay{DB: db, Writer: w, Batch: 1000, Poll: 50 * time.Millisecond, Logger: logger, Wake: wake}
+	return &Relay{DB: db, Writer: w, Batch: 1000, Poll: 50 * time.Millisecond, Logger: logger, Wake: wake,
+		published: map[int64]struct{}{}, deleteEvery: 100 * time.Millisecond}
 }
 
 // Run publishes until stop ends. work bounds each publish, so a graceful
@@ -105,6 +113,9 @@ func (r *Relay) Run(stop, work context.Context) error {
 	for {
 		for stop.Err() == nil {
 			n, err := r.Flush(work)
+			if n == 0 && err == nil && len(r.published) > 0 && time.Since(r.lastDelete) >= r.deleteEvery {
+				err = r.Compact(work)
+			}
 			if err != nil {
 				if work.Err() != nil {
 					return nil
@@ -128,10 +139,15 @@ func (r *Relay) Run(stop, work context.Context) error {
 	}
 }
 
-// Flush publishes one batch of pending rows and deletes them. It returns how
-// many rows it published.
+// Flush publishes one batch of pending rows. It returns how many rows it
+// published. Published rows are deleted by Compact.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
-	rows, err := r.DB.Query(ctx, `SELECT id, topic, msg_key, payload, headers FROM outbox ORDER BY id LIMIT ?`, r.Batch)
+	if len(r.published) >= r.Batch || time.Since(r.lastDelete) >= r.deleteEvery {
+		if err := r.Compact(ctx); err != nil {
+			return 0, err
+		}
+	}
+	rows, err := r.DB.Query(ctx, `SELECT id, topic, msg_key, payload, headers FROM outbox ORDER BY id LIMIT ?`, r.Batch+len(r.published))
 	if err != nil {
 		return 0, fmt.Errorf("outbox: select: %w", err)
 	}
@@ -148,6 +164,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		if err := rows.Scan(&id, &topic, &key, &payload, &hb); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("outbox: scan: %w", err)
+		}
+		if _, done := r.published[id]; done {
+			continue
 		}
 		hdr := map[string]string{}
 		if err := json.Unmarshal(hb, &hdr); err != nil {
@@ -170,10 +189,27 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
 		return 0, fmt.Errorf("outbox: publish %d messages: %w", len(msgs), err)
 	}
-	if err := deleteIDs(ctx, r.DB, ids); err != nil {
-		return 0, err
+	for _, id := range ids {
+		r.published[id] = struct{}{}
 	}
 	return len(msgs), nil
+}
+
+// Compact deletes the rows published so far.
+func (r *Relay) Compact(ctx context.Context) error {
+	r.lastDelete = time.Now()
+	if len(r.published) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(r.published))
+	for id := range r.published {
+		ids = append(ids, id)
+	}
+	if err := deleteIDs(ctx, r.DB, ids); err != nil {
+		return err
+	}
+	clear(r.published)
+	return nil
 }
 
 func deleteIDs(ctx context.Context, db *store.DB, ids []int64) error {

@@ -139,6 +139,7 @@ func (r *Running) Stop(ctx context.Context) error {
 			break
 		}
 		if n == 0 {
+			err = r.relay.Compact(ctx)
 			break
 		}
 	}
