@@ -151,16 +151,24 @@ func parse(b []byte) ([]object, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var out []object
 	for {
-		var o object
-		err := dec.Decode(&o)
+		var doc yaml.Node
+		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
 			return nil, err
 		}
+		// Empty documents and non-objects (lists, scalars) are not manifests.
+		if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		var o object
+		if err := doc.Decode(&o); err != nil {
+			return nil, err
+		}
 		if o.Kind == "" {
-			continue // empty document
+			continue
 		}
 		out = append(out, o)
 	}

@@ -241,6 +241,7 @@ func TestLoadDirReadsMultiDocumentFilesAndSkipsEmptyDocuments(t *testing.T) {
 	dir := writeRender(t, map[string]string{
 		"all.yaml":   "---\n" + gatewayYAML + "---\n---\n" + publicVSYAML,
 		"notes.txt":  "not a manifest",
+		"list.json":  `[{"kind": "Namespace"}]`,
 		"sub/x.json": `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "orders"}}`,
 	})
 	m, err := LoadDir(dir)
