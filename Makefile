@@ -96,12 +96,17 @@ $(BIN)/localcluster: go.mod go.sum $(wildcard tools/localcluster/*.go tools/loca
 	@echo "building localcluster..." >&2
 	go build -o $@ ./tools/localcluster
 
-# The Kubernetes provider is installed into the state dir's plugin home from
-# ./bin, so Pulumi never tries to download it.
-PLUGIN_STAMP := $(PULUMI_HOME)/plugins/resource-kubernetes-v$(K8S_PROVIDER_VERSION)/pulumi-resource-kubernetes
-plugins: $(PLUGIN_STAMP)
-$(PLUGIN_STAMP): $(BIN)/pulumi $(BIN)/pulumi-resource-kubernetes
-	pulumi plugin install resource kubernetes v$(K8S_PROVIDER_VERSION) --file $(BIN)/pulumi-resource-kubernetes --reinstall >/dev/null
+# The resource providers are installed into the state dir's plugin home from
+# ./bin, so Pulumi never tries to download them: kubernetes, and ordermesh
+# (k3s over SSH, used by vps-mode stacks).
+PLUGINS := $(PULUMI_HOME)/plugins/resource-kubernetes-v$(K8S_PROVIDER_VERSION)/pulumi-resource-kubernetes \
+	$(PULUMI_HOME)/plugins/resource-ordermesh-v$(K3S_PLUGIN_VERSION)/pulumi-resource-ordermesh
+plugins: $(PLUGINS)
+$(PULUMI_HOME)/plugins/resource-kubernetes-v%/pulumi-resource-kubernetes: $(BIN)/pulumi $(BIN)/pulumi-resource-kubernetes
+	pulumi plugin install resource kubernetes v$* --file $(BIN)/pulumi-resource-kubernetes --reinstall >/dev/null
+	@touch $@
+$(PULUMI_HOME)/plugins/resource-ordermesh-v%/pulumi-resource-ordermesh: $(BIN)/pulumi $(K3S_PLUGIN)
+	pulumi plugin install resource ordermesh v$* --file $(K3S_PLUGIN) --reinstall >/dev/null
 	@touch $@
 
 # --- local dev stack ---------------------------------------------------------

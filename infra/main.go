@@ -38,6 +38,15 @@ func run(ctx *pulumi.Context) error {
 		return err
 	}
 
+	nsDeps := namespaces.resources()
+	plat, err := newPlatform(ctx, cfg, nsDeps, k8s)
+	if err != nil {
+		return err
+	}
+	if err := newServices(ctx, cfg, plat, nsDeps, k8s); err != nil {
+		return err
+	}
+
 	ctx.Export("profile", pulumi.String(string(cfg.Profile)))
 	ctx.Export("clusterMode", target.Mode)
 	ctx.Export("namespaces", namespaces.names())

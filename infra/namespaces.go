@@ -23,6 +23,19 @@ func (p *platformNamespaces) names() pulumi.StringMap {
 	return out
 }
 
+// resources returns the namespaces as dependencies for what lives in them.
+func (p *platformNamespaces) resources() []pulumi.Resource {
+	var out []pulumi.Resource
+	seen := map[*corev1.Namespace]bool{}
+	for _, ns := range p.byRole {
+		if !seen[ns] {
+			seen[ns] = true
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
 // newNamespaces creates the platform and application namespaces with the
 // labels other components and policies select on.
 func newNamespaces(ctx *pulumi.Context, cfg *stacks.Config, opts ...pulumi.ResourceOption) (*platformNamespaces, error) {
