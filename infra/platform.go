@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/ordermesh/ordermesh/components/kafka"
 	"github.com/ordermesh/ordermesh/components/mesh"
@@ -109,7 +110,7 @@ func observabilityArgs(cfg *stacks.Config) *observability.Args {
 	}
 }
 
-func vaultArgs(cfg *stacks.Config) *vault.Args {
+func vaultArgs(cfg *stacks.Config, adminToken pulumi.StringInput) *vault.Args {
 	install := cfg.Operators.InstallCharts()
 	v := cfg.Vault
 	a := &vault.Args{
@@ -118,6 +119,7 @@ func vaultArgs(cfg *stacks.Config) *vault.Args {
 		Namespace:        cfg.Namespaces.Vault,
 		InstallOperators: &install,
 		StorageSize:      v.StorageSize,
+		AdminToken:       adminToken,
 	}
 	if v.HA {
 		a.HAReplicas = v.Replicas
@@ -157,7 +159,11 @@ func newPlatform(ctx *pulumi.Context, cfg *stacks.Config, deps []pulumi.Resource
 			return nil, err
 		}
 	}
-	v, err := vault.NewVault(ctx, "vault", vaultArgs(cfg), opts...)
+	var adminToken pulumi.StringInput
+	if tok, err := config.New(ctx, stacks.Namespace).TrySecret("vaultAdminToken"); err == nil {
+		adminToken = tok
+	}
+	v, err := vault.NewVault(ctx, "vault", vaultArgs(cfg, adminToken), opts...)
 	if err != nil {
 		return nil, err
 	}

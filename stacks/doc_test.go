@@ -140,11 +140,9 @@ Set with ` + "`pulumi config set --secret`" + `; never part of the typed configu
 | key | meaning |
 | --- | --- |
 | ` + "`ordermesh:kubeconfig`" + ` | kubeconfig of an existing cluster |
-| ` + "`ordermesh:sshPrivateKey`" + ` | SSH key for host bootstrap |
-| ` + "`ordermesh:registryAuth`" + ` | Docker config JSON with image registry credentials |
-| ` + "`ordermesh:serviceSecrets`" + ` | JSON object of initial per-service secrets written to Vault |
+| ` + "`ordermesh:vaultAdminToken`" + ` | Vault token that applies ordermesh's Vault configuration (required in staging and prod) |
 `)
-	if got := len(SecretKeys); got != 4 {
+	if got := len(SecretKeys); got != 2 {
 		return nil, fmt.Errorf("SecretKeys has %d keys; update the secrets table in generateDoc", got)
 	}
 

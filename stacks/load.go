@@ -22,12 +22,9 @@ const Namespace = "ordermesh"
 var SecretKeys = []string{
 	// kubeconfig is the kubeconfig of an existing cluster.
 	"kubeconfig",
-	// sshPrivateKey is the SSH key for host bootstrap.
-	"sshPrivateKey",
-	// registryAuth is a Docker config JSON with image registry credentials.
-	"registryAuth",
-	// serviceSecrets is a JSON object of initial per-service secrets written to Vault.
-	"serviceSecrets",
+	// vaultAdminToken is a Vault token allowed to apply ordermesh's Vault configuration
+	// (required in staging and prod; dev uses the dev server's root token).
+	"vaultAdminToken",
 }
 
 // sectionKeys returns the top-level non-secret keys in schema order.
