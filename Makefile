@@ -39,7 +39,7 @@ export PULUMI_CONFIG_PASSPHRASE ?= ordermesh-dev-only-passphrase
 ORDERMESH_CRDS_DIR ?= $(if $(wildcard $(ROOT)/../shared/crds),$(abspath $(ROOT)/../shared/crds),)
 export ORDERMESH_CRDS_DIR
 
-LOCALCLUSTER := $(BIN)/localcluster --state-dir $(STATE)/localcluster --bin-dir $(BIN)
+LC_FLAGS := --state-dir $(STATE)/localcluster --bin-dir $(BIN)
 
 TOOL_TARGETS :=
 TEST_TARGETS :=
@@ -112,13 +112,14 @@ $(PULUMI_HOME)/plugins/resource-ordermesh-v%/pulumi-resource-ordermesh: $(BIN)/p
 # --- local dev stack ---------------------------------------------------------
 
 cluster-up: $(CORE_TOOLS)
-	@if $(LOCALCLUSTER) status >/dev/null 2>&1; then echo "local cluster already running" >&2; \
-	else $(LOCALCLUSTER) up $(if $(ORDERMESH_CRDS_DIR),--crds $(ORDERMESH_CRDS_DIR)/strimzi --crds $(ORDERMESH_CRDS_DIR)/istio --crds $(ORDERMESH_CRDS_DIR)/prometheus-operator,); fi
+	@if $(BIN)/localcluster status $(LC_FLAGS) >/dev/null 2>&1; then echo "local cluster already running" >&2; \
+	else $(BIN)/localcluster up $(LC_FLAGS) $(if $(ORDERMESH_CRDS_DIR),--crds $(ORDERMESH_CRDS_DIR)/strimzi --crds $(ORDERMESH_CRDS_DIR)/istio --crds $(ORDERMESH_CRDS_DIR)/prometheus-operator,); fi
 
 cluster-down:
-	@if [ -x $(BIN)/localcluster ]; then $(LOCALCLUSTER) down; fi
+	@if [ -x $(BIN)/localcluster ]; then $(BIN)/localcluster down $(LC_FLAGS); fi
 
 stack-select: plugins
+	@mkdir -p $(STATE)/backend
 	@pulumi stack select $(STACK) --create --non-interactive >/dev/null
 
 up: cluster-up stack-select
@@ -129,7 +130,7 @@ preview: stack-select
 
 down:
 	@if [ -x $(BIN)/pulumi ] && pulumi stack select $(STACK) --non-interactive >/dev/null 2>&1; then \
-		if $(LOCALCLUSTER) status >/dev/null 2>&1; then pulumi destroy --yes --non-interactive --stack $(STACK); \
+		if $(BIN)/localcluster status $(LC_FLAGS) >/dev/null 2>&1; then pulumi destroy --yes --non-interactive --stack $(STACK); \
 		else echo "local cluster not running: removing the stack's state without touching a cluster" >&2; \
 			pulumi stack rm $(STACK) --yes --force --preserve-config --non-interactive; fi; fi
 	@$(MAKE) --no-print-directory cluster-down

@@ -352,14 +352,16 @@ func newCR(ctx *pulumi.Context, name string, o Object, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	meta := metav1.ObjectMetaArgs{Name: pulumi.String(o.Name), Namespace: pulumi.String(o.Namespace)}
+	// An empty label map is dropped by the API server and would show as a
+	// diff on every preview, so only send labels that exist.
+	if len(o.Labels) > 0 {
+		meta.Labels = pulumi.ToStringMap(o.Labels)
+	}
 	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
 		ApiVersion: pulumi.String(o.APIVersion),
 		Kind:       pulumi.String(o.Kind),
-		Metadata: metav1.ObjectMetaArgs{
-			Name:      pulumi.String(o.Name),
-			Namespace: pulumi.String(o.Namespace),
-			Labels:    pulumi.ToStringMap(o.Labels),
-		},
+		Metadata:   meta,
 		OtherFields: kubernetes.UntypedArgs{"spec": spec},
 	}, opts...)
 }
