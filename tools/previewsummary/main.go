@@ -165,7 +165,7 @@ func (s *Summary) ReadEvents(r io.Reader, withSteps bool) error {
 			p := e.PolicyEvent
 			s.Violations = append(s.Violations, Violation{
 				Level: p.EnforcementLevel, Policy: p.PolicyName, Pack: p.PolicyPackName,
-				URN: p.ResourceURN, Message: p.Message,
+				URN: p.ResourceURN, Message: trimDescription(p.Message, p.PolicyName),
 			})
 		case withSteps && e.ResourcePreEvent != nil:
 			m := e.ResourcePreEvent.Metadata
@@ -223,4 +223,13 @@ func splitURN(urn string) (typ, name string) {
 		typ = typ[i+1:]
 	}
 	return typ, parts[3]
+}
+
+// trimDescription drops the policy description the engine puts before the message when the message names
+// the rule itself ("[rule] ..."), as the ordermesh pack's do; the policy column already says which rule.
+func trimDescription(msg, policy string) string {
+	if i := strings.Index(msg, "["+policy+"]"); i > 0 {
+		return msg[i:]
+	}
+	return msg
 }

@@ -140,3 +140,23 @@ func TestRealStreamedPreview(t *testing.T) {
 	md := summarize(t, "", "smoke-stream.json")
 	inOrder(t, md, "✅ **1 to create** · 0 policy violation(s), 0 mandatory", "| `ordermesh:test:Smoke` | 1 |")
 }
+
+// broken-stream.json is real output of pulumi v3.274.1 for policies/testdata/broken (render mode, prod
+// policy config): nine creates and six mandatory violations of four rules.
+func TestRealStreamedPreviewWithViolations(t *testing.T) {
+	md := summarize(t, "", "broken-stream.json")
+	inOrder(t, md,
+		"❌ **9 to create** · 6 policy violation(s), 6 mandatory",
+		"#### Errors", "- preview failed",
+		"#### Policy violations",
+		"| mandatory | `canary-weights-sum-100` | broken-canary | [canary-weights-sum-100] VirtualService \"broken-canary\": http[0] \"canary\" weights 90+20 sum to 110, not 100<br>Remediation:",
+		"| mandatory | `kafka-topic-replication` | broken-topic |",
+		"| mandatory | `service-type-restricted` | broken-lb |",
+		"| mandatory | `workload-resources` | broken-app |",
+		"#### Changes by resource type",
+		"| `kubernetes:networking.k8s.io/v1:NetworkPolicy` | 2 |",
+	)
+	if strings.Contains(md, "Weighted routes of every VirtualService") {
+		t.Errorf("policy description not trimmed:\n%s", md)
+	}
+}
