@@ -19,9 +19,9 @@ func usesIstio(rs []Resource) bool {
 var meshStrictMTLS = Rule{
 	Name: "mesh-strict-mtls",
 	Description: "When the stack runs Istio, STRICT mutual TLS covers every app namespace and no " +
-		"PeerAuthentication weakens it.",
+		"PeerAuthentication weakens it (port-level PERMISSIVE for metrics scraping is allowed).",
 	Remediation: "Create a PeerAuthentication with spec.mtls.mode STRICT and no selector in istio-system " +
-		"(mesh-wide) or in each app namespace; remove PERMISSIVE/DISABLE modes.",
+		"(mesh-wide) or in each app namespace; remove PERMISSIVE/DISABLE modes and port-level DISABLE.",
 	Class: Safety,
 	CheckStack: func(rs []Resource, p Params) []Finding {
 		if !usesIstio(rs) {
@@ -50,8 +50,10 @@ var meshStrictMTLS = Rule{
 			case "PERMISSIVE", "DISABLE":
 				f.fail("PeerAuthentication %q in namespace %q sets mtls.mode %s", displayName(pa), ns, m)
 			}
+			// Port-level PERMISSIVE is the documented way to let a scraper outside the mesh reach a metrics
+			// port; only turning mTLS off on a port weakens the mesh.
 			for _, pl := range spec.Get("portLevelMtls").Entries() {
-				if pm, _ := pl.Value.Get("mode").Str(); pm == "PERMISSIVE" || pm == "DISABLE" {
+				if pm, _ := pl.Value.Get("mode").Str(); pm == "DISABLE" {
 					f.fail("PeerAuthentication %q sets port %s to mtls.mode %s", displayName(pa), pl.Key, pm)
 				}
 			}
@@ -59,7 +61,7 @@ var meshStrictMTLS = Rule{
 		if meshWide || undecided {
 			return f.out
 		}
-		ws := appWorkloads(rs, p, f)
+		ws := inAppNamespaces(rs, appWorkloads(rs, p, f))
 		namespaces := appNamespaces(ws)
 		if len(namespaces) == 0 && len(strictNS) == 0 {
 			f.urn = ""

@@ -35,7 +35,33 @@ func appWorkloads(rs []Resource, p Params, f *findings) []stackWorkload {
 	return out
 }
 
-// appNamespaces are the namespaces that hold the stack's workloads.
+// RoleLabel on a Namespace names its role in ordermesh (infra labels every namespace it creates): "apps"
+// holds the order services; any other role (kafka, mesh, vault, observability, ...) is platform machinery.
+const RoleLabel = "ordermesh.io/role"
+
+// platformNamespaces are the namespaces the stack creates with a role other than apps.
+func platformNamespaces(rs []Resource) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rs {
+		if !is(r, "", "Namespace") {
+			continue
+		}
+		role, ok := root(r.Props).Path("metadata", "labels", RoleLabel).Str()
+		if ok && role != "apps" {
+			out[displayName(r)] = true
+		}
+	}
+	return out
+}
+
+// inAppNamespaces keeps the workloads outside platform namespaces: the network and mesh rules are about the
+// application namespaces.
+func inAppNamespaces(rs []Resource, ws []stackWorkload) []stackWorkload {
+	platform := platformNamespaces(rs)
+	return slices.DeleteFunc(ws, func(w stackWorkload) bool { return platform[w.ns] })
+}
+
+// appNamespaces are the namespaces that hold the given workloads.
 func appNamespaces(ws []stackWorkload) []string {
 	var out []string
 	for _, w := range ws {
@@ -173,14 +199,15 @@ func defaultDeny(np Resource) bool {
 }
 
 var namespaceDefaultDeny = Rule{
-	Name:        "namespace-default-deny",
-	Description: "Every namespace that runs ordermesh workloads has a default-deny NetworkPolicy.",
+	Name: "namespace-default-deny",
+	Description: "Every app namespace (one that runs workloads and is not labelled as a platform namespace) has " +
+		"a default-deny NetworkPolicy.",
 	Remediation: "Add a NetworkPolicy with podSelector: {}, policyTypes: [Ingress, Egress] and no ingress rules " +
 		"to the namespace; allow traffic per workload with further policies.",
 	Class: Safety,
 	CheckStack: func(rs []Resource, p Params) []Finding {
 		f := &findings{}
-		ws := appWorkloads(rs, p, f)
+		ws := inAppNamespaces(rs, appWorkloads(rs, p, f))
 		nps := ofKind(rs, "networking.k8s.io", "NetworkPolicy")
 		for _, ns := range appNamespaces(ws) {
 			covered, undecided := false, false
@@ -230,7 +257,7 @@ var workloadNetworkPolicy = Rule{
 	CheckStack: func(rs []Resource, p Params) []Finding {
 		f := &findings{}
 		nps := ofKind(rs, "networking.k8s.io", "NetworkPolicy")
-		for _, sw := range appWorkloads(rs, p, f) {
+		for _, sw := range inAppNamespaces(rs, appWorkloads(rs, p, f)) {
 			f.urn = sw.r.URN
 			selected, undecided := false, false
 			for _, np := range nps {
