@@ -76,7 +76,7 @@ func setup(work string) error {
 	}
 	tk.root, tk.bin, tk.work = root, filepath.Join(root, "bin"), work
 	var missing []string
-	for _, b := range []string{"pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "istioctl", "localcluster"} {
+	for _, b := range []string{"pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "istioctl", "meshanalyze", "localcluster"} {
 		if _, err := os.Stat(filepath.Join(tk.bin, b)); err != nil {
 			missing = append(missing, b)
 		}
@@ -84,7 +84,15 @@ func setup(work string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("missing tools in %s: %v; run `make tools`", tk.bin, missing)
 	}
-	tk.env = append(os.Environ(),
+	// The provider takes KUBECONFIG as its kubeconfig, which render mode
+	// refuses: drop it (istioctl gets a path that does not exist, see run).
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBECONFIG=") {
+			base = append(base, kv)
+		}
+	}
+	tk.env = append(base,
 		"PATH="+tk.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"PULUMI_HOME="+filepath.Join(work, "pulumi-home"),
 		"PULUMI_BACKEND_URL=file://"+filepath.Join(work, "backend"),
@@ -92,8 +100,6 @@ func setup(work string) error {
 		"PULUMI_SKIP_UPDATE_CHECK=true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
 		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
-		// istioctl must never reach a real cluster from this test.
-		"KUBECONFIG="+filepath.Join(work, "no-kubeconfig"),
 	)
 	if err := os.MkdirAll(filepath.Join(work, "backend"), 0o700); err != nil {
 		return err
@@ -114,6 +120,10 @@ func run(dir, name string, args ...string) (string, error) {
 	}
 	cmd.Dir = dir
 	cmd.Env = tk.env
+	if name == "istioctl" || name == "meshanalyze" {
+		// They must never reach a real cluster from this test.
+		cmd.Env = append(slices.Clone(tk.env), "KUBECONFIG="+filepath.Join(tk.work, "no-kubeconfig"))
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -169,6 +179,8 @@ func render(t *testing.T, stack string) *rendered {
 	}
 	for _, args := range [][]string{
 		{"stack", "init", stack, "--non-interactive"},
+		// Render mode never talks to Vault; prod requires the admin token to be set.
+		{"config", "set", "--secret", "--stack", stack, "ordermesh:vaultAdminToken", "render-only-not-a-token"},
 		{"up", "--yes", "--non-interactive", "--skip-preview", "--stack", stack},
 	} {
 		start := time.Now()
@@ -205,23 +217,27 @@ func rawConfig(t *testing.T, cfg map[string]any) map[string]string {
 	return raw
 }
 
-// result is what the three checks say about a directory of manifests.
+// result is what the checks say about a directory of manifests.
 type result struct {
-	validate, analyze       error
-	validateOut, analyzeOut string
-	findings                Findings
+	validate, analyze, meshanalyze          error
+	validateOut, analyzeOut, meshanalyzeOut string
+	findings                                Findings
 }
 
-func (r result) failed() bool { return r.validate != nil || r.analyze != nil || len(r.findings) > 0 }
+func (r result) failed() bool {
+	return r.validate != nil || r.analyze != nil || r.meshanalyze != nil || len(r.findings) > 0
+}
 
 func (r result) String() string {
-	return fmt.Sprintf("istioctl validate: %v\n%s\nistioctl analyze: %v\n%s\nmeshcheck: %v",
-		r.validate, r.validateOut, r.analyze, r.analyzeOut, r.findings.Err())
+	return fmt.Sprintf("istioctl validate: %v\n%s\nistioctl analyze: %v\n%s\nmeshanalyze: %v\n%s\nmeshcheck: %v",
+		r.validate, r.validateOut, r.analyze, r.analyzeOut, r.meshanalyze, r.meshanalyzeOut, r.findings.Err())
 }
 
 // check is the test command: istioctl validate (per-resource semantics),
-// istioctl analyze in file mode over every namespace (cross-references) and
-// meshcheck (platform rules) on the manifests under dir.
+// istioctl analyze in file mode over every namespace (cross-references),
+// meshanalyze (the same analyzers with the rendered Services, Pods made from
+// the Deployments, and Namespaces) and meshcheck (platform rules) on the
+// manifests under dir.
 func check(t *testing.T, dir string, cfg *stacks.Config) result {
 	t.Helper()
 	var r result
@@ -229,8 +245,11 @@ func check(t *testing.T, dir string, cfg *stacks.Config) result {
 	r.validateOut, r.validate = run(dir, "istioctl", "validate", "-x", "-f", dir)
 	t.Logf("istioctl validate: %.1fs", time.Since(start).Seconds())
 	start = time.Now()
-	r.analyzeOut, r.analyze = run(dir, "istioctl", "analyze", "--use-kube=false", "-A", "--recursive", "--failure-threshold", "Error", dir)
+	r.analyzeOut, r.analyze = run(dir, "istioctl", "analyze", "--use-kube=false", "-A", "--failure-threshold", "Error", dir)
 	t.Logf("istioctl analyze: %.1fs", time.Since(start).Seconds())
+	start = time.Now()
+	r.meshanalyzeOut, r.meshanalyze = run(dir, "meshanalyze", "-pods-from-deployments", "-failure-threshold", "Error", dir)
+	t.Logf("meshanalyze: %.1fs", time.Since(start).Seconds())
 	m, err := LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -258,9 +277,15 @@ func TestRealRendersPass(t *testing.T) {
 				t.Errorf("prod render has %d RequestAuthentication, want 1", m.Count("RequestAuthentication"))
 			}
 			t.Logf("%s: %d objects rendered", stack, m.Len())
-			if res := check(t, r.dir, r.cfg); res.failed() {
-				t.Errorf("checks fail on the real %s render:\n%s", stack, res)
+			res := check(t, r.dir, r.cfg)
+			if res.failed() {
+				t.Fatalf("checks fail on the real %s render:\n%s", stack, res)
 			}
+			// istioctl validate names every file it checked.
+			if n := strings.Count(res.validateOut, " is valid") + strings.Count(res.validateOut, " has warnings"); n < m.Len() {
+				t.Errorf("istioctl validate reported on %d files of %d objects:\n%s", n, m.Len(), res.validateOut)
+			}
+			t.Logf("%s: warnings below the failure threshold:\nistioctl validate:\n%s\nmeshanalyze:\n%s", stack, res.validateOut, res.meshanalyzeOut)
 		})
 	}
 }
@@ -269,13 +294,16 @@ func TestBrokenRendersFail(t *testing.T) {
 	tests := []struct {
 		name   string
 		break_ func(t *testing.T, docs []manifest, cfg *stacks.Config) string
-		// rule meshcheck must report; analyze says whether istioctl analyze must fail too.
-		rule    string
-		analyze bool
+		// rule meshcheck must report ("" for none); analyze and meshanalyze
+		// say whether istioctl analyze / meshanalyze must fail too.
+		rule                 string
+		analyze, meshanalyze bool
 	}{
-		{name: "missing subset", break_: dropReferencedSubset, rule: RuleSubsetExists, analyze: true},
+		{name: "missing subset", break_: dropReferencedSubset, rule: RuleSubsetExists, analyze: true, meshanalyze: true},
 		{name: "weights 60/50", break_: weights6050, rule: RuleRouteWeights},
 		{name: "undeclared principal", break_: foreignPrincipal, rule: RulePrincipalDeclared},
+		// File-mode istioctl analyze has no Services, so only meshanalyze sees this.
+		{name: "route to a host without Service", break_: unknownHost, meshanalyze: true},
 	}
 	for _, stack := range []string{"dev", "prod"} {
 		for _, tt := range tests {
@@ -293,14 +321,17 @@ func TestBrokenRendersFail(t *testing.T) {
 				for _, f := range res.findings {
 					rules = append(rules, f.Rule)
 				}
-				if !slices.Contains(rules, tt.rule) {
+				if tt.rule != "" && !slices.Contains(rules, tt.rule) {
 					t.Errorf("meshcheck rules = %v, want %s:\n%s", rules, tt.rule, res)
 				}
 				if tt.analyze && res.analyze == nil {
 					t.Errorf("istioctl analyze accepts a render with %s:\n%s", what, res.analyzeOut)
 				}
+				if tt.meshanalyze && res.meshanalyze == nil {
+					t.Errorf("meshanalyze accepts a render with %s:\n%s", what, res.meshanalyzeOut)
+				}
 				// Record what Istio's own tools make of the platform rules.
-				t.Logf("istioctl validate err=%v, analyze err=%v", res.validate, res.analyze)
+				t.Logf("istioctl validate err=%v, istioctl analyze err=%v, meshanalyze err=%v, meshcheck rules=%v", res.validate, res.analyze, res.meshanalyze, rules)
 			})
 		}
 	}
@@ -546,6 +577,31 @@ func dropReferencedSubset(t *testing.T, docs []manifest, _ *stacks.Config) strin
 		}
 	}
 	t.Fatal("no VirtualService routes to a subset of a rendered DestinationRule")
+	return ""
+}
+
+// unknownHost points the first routed destination of a VirtualService at a
+// host no Service provides.
+func unknownHost(t *testing.T, docs []manifest, _ *stacks.Config) string {
+	for _, vs := range docs {
+		if vs.kind() != "VirtualService" {
+			continue
+		}
+		for _, r := range httpRoutes(vs) {
+			for _, rd := range destinations(r) {
+				host, _ := dest(rd)
+				if host == "" {
+					continue
+				}
+				d := rd["destination"].(map[string]any)
+				d["host"] = "billing." + vs.namespace() + ".svc.cluster.local"
+				delete(d, "subset")
+				vs.save(t)
+				return fmt.Sprintf("VirtualService %s/%s routing to billing.%s (no such Service) instead of %s", vs.namespace(), vs.name(), vs.namespace(), host)
+			}
+		}
+	}
+	t.Fatal("no VirtualService with a destination")
 	return ""
 }
 

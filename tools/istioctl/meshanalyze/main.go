@@ -28,6 +28,7 @@ import (
 	"istio.io/istio/pkg/config/analysis/diag"
 	"istio.io/istio/pkg/config/analysis/local"
 	"istio.io/istio/pkg/config/resource"
+	"istio.io/istio/pkg/log"
 )
 
 // exitFindings is istioctl analyze's exit code for findings.
@@ -53,6 +54,12 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	level, ok := diag.GetUppercaseStringToLevelMap()[strings.ToUpper(*threshold)]
 	if !ok {
 		return 2, fmt.Errorf("-failure-threshold %q: must be one of %v", *threshold, diag.GetAllLevelStrings())
+	}
+	// The analyzer's informers log every sync at info; keep stderr for problems.
+	logOpts := log.DefaultOptions()
+	logOpts.SetDefaultOutputLevel(log.OverrideScopeName, log.WarnLevel)
+	if err := log.Configure(logOpts); err != nil {
+		return 2, err
 	}
 	if fl.NArg() == 0 {
 		return 2, errors.New("usage: meshanalyze [flags] PATH...")
