@@ -259,7 +259,7 @@ func check(t *testing.T, dir string, cfg *stacks.Config) result {
 }
 
 func TestRealRendersPass(t *testing.T) {
-	for _, stack := range []string{"dev", "prod"} {
+	for _, stack := range []string{"dev", "staging", "prod"} {
 		t.Run(stack, func(t *testing.T) {
 			r := render(t, stack)
 			m, err := LoadDir(r.dir)
@@ -273,8 +273,9 @@ func TestRealRendersPass(t *testing.T) {
 					t.Errorf("render has %d %s, want at least %d", got, kind, n)
 				}
 			}
-			if stack == "prod" && m.Count("RequestAuthentication") != 1 {
-				t.Errorf("prod render has %d RequestAuthentication, want 1", m.Count("RequestAuthentication"))
+			// The JWT resources exist exactly when the stack has an issuer.
+			if want := map[bool]int{true: 1}[r.cfg.Mesh.JWT.Issuer != ""]; m.Count("RequestAuthentication") != want {
+				t.Errorf("%s render has %d RequestAuthentication, want %d", stack, m.Count("RequestAuthentication"), want)
 			}
 			t.Logf("%s: %d objects rendered", stack, m.Len())
 			res := check(t, r.dir, r.cfg)
