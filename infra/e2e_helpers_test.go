@@ -145,12 +145,9 @@ func (e *env) stackConfig(stack string, overrides map[string]any) string {
 	if cfg == nil {
 		cfg = map[string]any{}
 	}
-	cluster, _ := cfg["ordermesh:cluster"].(map[string]any)
-	if cluster == nil {
-		cluster = map[string]any{}
-	}
-	cluster["mode"] = "local"
-	cluster["localStateDir"] = e.lcState
+	// Whatever the stack targets (an existing cluster's context, ...), the
+	// test points it at its own local control plane.
+	cluster := map[string]any{"mode": "local", "localStateDir": e.lcState}
 	cfg["ordermesh:cluster"] = cluster
 	for k, v := range overrides {
 		cfg[k] = v
@@ -298,4 +295,51 @@ func field(obj map[string]any, path ...string) any {
 		cur = m[p]
 	}
 	return cur
+}
+
+// project is an isolated Pulumi project for one stack: its own Pulumi.yaml
+// whose main is the repository's infra/, so stack config files written by
+// the CLI (salts, test overrides) never touch the checkout.
+type project struct {
+	e   *env
+	dir string
+}
+
+func (e *env) project(stack string, overrides map[string]any) *project {
+	e.t.Helper()
+	dir, err := os.MkdirTemp(e.work, "project-"+stack+"-")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(e.root, "Pulumi.yaml"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	y := strings.Replace(string(b), "main: infra/", "main: "+filepath.Join(e.root, "infra"), 1)
+	if y == string(b) {
+		e.t.Fatal("Pulumi.yaml has no `main: infra/` line to point at the checkout")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte(y), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := e.stackConfig(stack, overrides)
+	if err := os.Rename(cfg, filepath.Join(dir, "Pulumi."+stack+".yaml")); err != nil {
+		e.t.Fatal(err)
+	}
+	return &project{e: e, dir: dir}
+}
+
+func (p *project) pulumi(args ...string) (string, error) {
+	return p.e.runIn(p.dir, "pulumi", args...)
+}
+
+func (p *project) mustPulumi(args ...string) string {
+	p.e.t.Helper()
+	start := time.Now()
+	out, err := p.pulumi(args...)
+	if err != nil {
+		p.e.t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	p.e.t.Logf("pulumi %s: %.1fs", firstArgs(args), time.Since(start).Seconds())
+	return out
 }
