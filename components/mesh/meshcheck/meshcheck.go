@@ -25,12 +25,12 @@ import (
 
 // Rule names, as reported in Finding.Rule.
 const (
-	RuleRouteWeights        = "route-weights"
-	RuleSubsetExists        = "subset-exists"
-	RuleGatewayExists       = "gateway-exists"
-	RulePrincipalFormat     = "principal-format"
-	RulePrincipalDeclared   = "principal-declared"
-	RulePolicyTargetsCaller = "policy-target"
+	RuleRouteWeights      = "route-weights"
+	RuleSubsetExists      = "subset-exists"
+	RuleGatewayExists     = "gateway-exists"
+	RulePrincipalFormat   = "principal-format"
+	RulePrincipalDeclared = "principal-declared"
+	RulePolicyTarget      = "policy-target"
 )
 
 // Finding is one violated rule.
@@ -389,7 +389,7 @@ func checkAuthorizationPolicies(m *Manifests, g CallGraph) Findings {
 		}
 		targets := selected(g, o.namespace(), labels)
 		if len(targets) == 0 {
-			bad(RulePolicyTargetsCaller, "allows principals %v but selects no declared service in namespace %s (selector %v)", principals, o.namespace(), labels)
+			bad(RulePolicyTarget, "allows principals %v but selects no declared service in namespace %s (selector %v)", principals, o.namespace(), labels)
 			continue
 		}
 		for _, p := range principals {

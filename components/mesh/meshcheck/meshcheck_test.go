@@ -196,7 +196,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "an allow for an undeclared workload fails", file: "1-manifest/payment-ap.yaml", old: "name: payment}", new: "name: billing}",
-			wantRules: []string{RulePolicyTargetsCaller}, wantText: "selects no declared service",
+			wantRules: []string{RulePolicyTarget}, wantText: "selects no declared service",
 		},
 		{
 			name: "DENY policies may name anyone", file: "1-manifest/payment-ap.yaml", old: "  rules:", new: "  action: DENY\n  rules:",
