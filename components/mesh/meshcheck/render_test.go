@@ -294,17 +294,17 @@ func TestRealRendersPass(t *testing.T) {
 func TestBrokenRendersFail(t *testing.T) {
 	tests := []struct {
 		name   string
-		break_ func(t *testing.T, docs []manifest, cfg *stacks.Config) string
+		mutate func(t *testing.T, docs []manifest, cfg *stacks.Config) string
 		// rule meshcheck must report ("" for none); analyze and meshanalyze
 		// say whether istioctl analyze / meshanalyze must fail too.
 		rule                 string
 		analyze, meshanalyze bool
 	}{
-		{name: "missing subset", break_: dropReferencedSubset, rule: RuleSubsetExists, analyze: true, meshanalyze: true},
-		{name: "weights 60/50", break_: weights6050, rule: RuleRouteWeights},
-		{name: "undeclared principal", break_: foreignPrincipal, rule: RulePrincipalDeclared},
+		{name: "missing subset", mutate: dropReferencedSubset, rule: RuleSubsetExists, analyze: true, meshanalyze: true},
+		{name: "weights 60/50", mutate: weights6050, rule: RuleRouteWeights},
+		{name: "undeclared principal", mutate: foreignPrincipal, rule: RulePrincipalDeclared},
 		// File-mode istioctl analyze has no Services, so only meshanalyze sees this.
-		{name: "route to a host without Service", break_: unknownHost, meshanalyze: true},
+		{name: "route to a host without Service", mutate: unknownHost, meshanalyze: true},
 	}
 	for _, stack := range []string{"dev", "prod"} {
 		for _, tt := range tests {
@@ -312,7 +312,7 @@ func TestBrokenRendersFail(t *testing.T) {
 				r := render(t, stack)
 				dir := copyDir(t, r.dir)
 				docs := loadManifests(t, dir)
-				what := tt.break_(t, docs, r.cfg)
+				what := tt.mutate(t, docs, r.cfg)
 				t.Logf("broke %s", what)
 				res := check(t, dir, r.cfg)
 				if !res.failed() {
