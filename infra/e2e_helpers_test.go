@@ -125,6 +125,9 @@ func (e *env) clusterUp() {
 		}
 	})
 	e.kube = newKubeREST(e.t, st.Kubeconfig)
+	// Programs that use the ambient kubeconfig (the policy pack's broken
+	// test program) target this control plane too.
+	e.pulumiEn = append(e.pulumiEn, "KUBECONFIG="+st.Kubeconfig)
 }
 
 // stackConfig copies the repository's Pulumi.<stack>.yaml into the work dir
@@ -331,6 +334,91 @@ func (e *env) project(stack string, overrides map[string]any) *project {
 
 func (p *project) pulumi(args ...string) (string, error) {
 	return p.e.runIn(p.dir, "pulumi", args...)
+}
+
+// pulumiEnv runs pulumi with extra environment variables; stdout only, so
+// JSON output stays parseable.
+func (p *project) pulumiEnv(extra []string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(p.e.bin, "pulumi"), args...)
+	cmd.Dir = p.dir
+	cmd.Env = append(append([]string{}, p.e.pulumiEn...), extra...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), err
+	}
+	return string(out), nil
+}
+
+// programProject is an isolated project for another Pulumi program of the
+// repository (e.g. the policy pack's broken test program) and its stack
+// config without the checkout's secrets salt.
+func (e *env) programProject(src, stack string) *project {
+	e.t.Helper()
+	dir, err := os.MkdirTemp(e.work, "project-"+stack+"-")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(src, "Pulumi.yaml"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	y := strings.TrimRight(string(b), "\n") + "\nmain: " + src + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte(y), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	var doc map[string]any
+	if b, err := os.ReadFile(filepath.Join(src, "Pulumi."+stack+".yaml")); err == nil {
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	delete(doc, "encryptionsalt")
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi."+stack+".yaml"), out, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return &project{e: e, dir: dir}
+}
+
+// policyPack is the absolute path of the built policy pack: the CLI starts
+// it from the program's directory, so a relative path would not resolve.
+func (e *env) policyPack() string {
+	p := filepath.Join(e.bin, "ordermesh-policies")
+	if _, err := os.Stat(p); err != nil {
+		e.t.Fatalf("policy pack not built (%v): run `make tools`", err)
+	}
+	return p
+}
+
+// previewSummary builds and runs tools/previewsummary on an events file.
+func (e *env) previewSummary(stack, events string) string {
+	e.t.Helper()
+	bin := filepath.Join(e.work, "previewsummary")
+	if _, err := os.Stat(bin); err != nil {
+		cmd := exec.Command("go", "build", "-o", bin, "./tools/previewsummary")
+		cmd.Dir = e.root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e.t.Fatalf("build previewsummary: %v\n%s", err, out)
+		}
+	}
+	out, err := exec.Command(bin, "-stack", stack, "-events", events).CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("previewsummary on real events: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (p *project) mustPulumi(args ...string) string {

@@ -49,6 +49,20 @@ func TestEndToEnd(t *testing.T) {
 		proj.mustPulumi("stack", "rm", "dev", "--yes", "--non-interactive")
 	})
 
+	t.Run("policy pack rejects the broken stack naming each violated rule", func(t *testing.T) {
+		proj := e.programProject(filepath.Join(e.root, "policies", "testdata", "broken"), "broken")
+		proj.mustPulumi("stack", "init", "broken", "--non-interactive")
+		out, err := proj.pulumi("preview", "--non-interactive", "--stack", "broken", "--policy-pack", e.policyPack())
+		if err == nil {
+			t.Fatalf("preview of the broken stack passed the policy pack:\n%s", out)
+		}
+		for _, rule := range []string{"workload-resources", "service-type-restricted", "canary-weights-sum-100", "kafka-topic-replication"} {
+			if !strings.Contains(out, rule) {
+				t.Errorf("violated rule %s not named:\n%s", rule, out)
+			}
+		}
+	})
+
 	for _, tc := range []struct {
 		profile string
 		secrets map[string]string
@@ -82,6 +96,22 @@ func TestEndToEnd(t *testing.T) {
 				t.Logf("pulumi preview (%s, no changes): %.1fs", tc.profile, time.Since(start).Seconds())
 				if !strings.Contains(out, "unchanged") {
 					t.Errorf("preview output does not report unchanged resources:\n%s", out)
+				}
+			})
+
+			t.Run("the policy pack passes and the preview summary reads the real events", func(t *testing.T) {
+				events := filepath.Join(e.work, tc.profile+"-events.json")
+				out, err := proj.pulumiEnv([]string{"PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true"}, "preview", "--json", "--non-interactive", "--stack", tc.profile,
+					"--policy-pack", e.policyPack(), "--policy-pack-config", filepath.Join(e.root, "policies", "config", tc.profile+".json"))
+				if err := os.WriteFile(events, []byte(out), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err != nil {
+					t.Fatalf("preview with the policy pack failed (%v); events in %s:\n%s", err, events, tail(out, 40))
+				}
+				summary := e.previewSummary(tc.profile, events)
+				if !strings.Contains(summary, "`"+tc.profile+"`") || !strings.Contains(summary, " 0 mandatory") {
+					t.Errorf("summary of a passing %s preview:\n%s", tc.profile, summary)
 				}
 			})
 

@@ -284,7 +284,7 @@ func newConfigJob(ctx *pulumi.Context, name string, a Args, script string, opts 
 						VolumeMounts: mounts,
 						Resources: &corev1.ResourceRequirementsArgs{
 							Requests: pulumi.StringMap{"cpu": pulumi.String("50m"), "memory": pulumi.String("64Mi")},
-							Limits:   pulumi.StringMap{"memory": pulumi.String("256Mi")},
+							Limits:   pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("256Mi")},
 						},
 					}},
 					Volumes: volumes,
