@@ -145,3 +145,8 @@ test-unit:
 
 test-e2e: tools plugins
 	go test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+
+# Warm no-change previews of dev and prod beside a plain program with as many
+# resources, in one session (numbers in docs/BENCHMARKS.md).
+bench-preview: tools plugins
+	go test -tags e2e -run '^$$' -bench Preview -benchtime 5x -timeout 30m ./infra/

@@ -77,9 +77,17 @@ func meshArgs(cfg *stacks.Config) *mesh.Args {
 		OTelCollectorHost:      collectorHost(cfg),
 		OTelCollectorPort:      cfg.Observability.CollectorPort,
 		IngressHost:            cfg.Mesh.IngressHost,
-		OrderAPI:               mesh.Destination{Service: stacks.OrderService, Namespace: cfg.Namespaces.Apps, Port: order.GRPCPort},
+		OrderAPI:               mesh.Destination{Service: stacks.OrderService, Namespace: cfg.Namespaces.Apps, Port: order.GRPCPort, CanaryWeight: canaryWeight(order)},
 		GatewayServiceType:     cfg.Mesh.IngressServiceType,
 	}
+}
+
+// canaryWeight is the share of traffic a service's canary gets (0: none).
+func canaryWeight(s stacks.Service) int {
+	if !s.Canary.Enabled {
+		return 0
+	}
+	return s.Canary.Weight
 }
 
 // collectorHost is the in-cluster name of the OTel collector Service.

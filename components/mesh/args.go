@@ -113,6 +113,11 @@ type Destination struct {
 	PathPrefix string
 	// Timeout of a request through the gateway. Default 10s.
 	Timeout time.Duration
+	// CanaryWeight, when > 0, splits public traffic between the service's
+	// DestinationRule subsets v1 and v2 (100-CanaryWeight / CanaryWeight)
+	// and sends requests with header `canary: "true"` to v2. Without it the
+	// gateway would bypass the subsets and split by pod count. 0..100.
+	CanaryWeight int
 }
 
 var (
@@ -243,6 +248,9 @@ func (a *Args) validate() error {
 	}
 	if a.OrderAPI.PathPrefix[0] != '/' {
 		bad("OrderAPI.PathPrefix", fmt.Sprintf("%q", a.OrderAPI.PathPrefix), "must start with /")
+	}
+	if a.OrderAPI.CanaryWeight < 0 || a.OrderAPI.CanaryWeight > 100 {
+		bad("OrderAPI.CanaryWeight", a.OrderAPI.CanaryWeight, "must be 0..100")
 	}
 	if a.OrderAPI.Timeout < time.Millisecond {
 		bad("OrderAPI.Timeout", a.OrderAPI.Timeout, "must be >= 1ms")

@@ -208,18 +208,33 @@ func (a *Args) render() []Object {
 	out = append(out, obj("gateway", versions.IstioGatewayResource, "public", a.GatewayNamespace, gw))
 
 	api := a.OrderAPI
+	host := fmt.Sprintf("%s.%s.svc.cluster.local", api.Service, api.Namespace)
+	to := func(subset string, weight int) routeDestination {
+		return routeDestination{Destination: destination{Host: host, Subset: subset, Port: portNumber{Number: api.Port}}, Weight: weight}
+	}
+	routes := []httpRoute{{
+		Name:    "order-api",
+		Match:   []httpMatch{{URI: stringMatch{Prefix: api.PathPrefix}}},
+		Route:   []routeDestination{to("", 0)},
+		Timeout: api.Timeout.String(),
+	}}
+	if w := api.CanaryWeight; w > 0 {
+		routes = []httpRoute{{
+			Name:    "order-api-canary",
+			Match:   []httpMatch{{URI: stringMatch{Prefix: api.PathPrefix}, Headers: map[string]stringExact{"canary": {Exact: "true"}}}},
+			Route:   []routeDestination{to("v2", 0)},
+			Timeout: api.Timeout.String(),
+		}, {
+			Name:    "order-api",
+			Match:   []httpMatch{{URI: stringMatch{Prefix: api.PathPrefix}}},
+			Route:   []routeDestination{to("v1", 100-w), to("v2", w)},
+			Timeout: api.Timeout.String(),
+		}}
+	}
 	out = append(out, obj("order-api-route", versions.IstioVirtualService, "order-api-public", a.GatewayNamespace, virtualServiceSpec{
 		Hosts:    []string{a.IngressHost},
 		Gateways: []string{a.GatewayNamespace + "/public"},
-		HTTP: []httpRoute{{
-			Name:  "order-api",
-			Match: []httpMatch{{URI: stringMatch{Prefix: api.PathPrefix}}},
-			Route: []routeDestination{{Destination: destination{
-				Host: fmt.Sprintf("%s.%s.svc.cluster.local", api.Service, api.Namespace),
-				Port: portNumber{Number: api.Port},
-			}}},
-			Timeout: api.Timeout.String(),
-		}},
+		HTTP:     routes,
 	}))
 	return out
 }

@@ -225,6 +225,39 @@ func TestNewMeshRoutesPublicOrderAPI(t *testing.T) {
 	}
 }
 
+func TestPublicRouteHonoursTheCanarySplit(t *testing.T) {
+	args := prodArgs()
+	args.OrderAPI.CanaryWeight = 5
+	m, _, err := run(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := spec(m.one(t, "kubernetes:networking.istio.io/v1:VirtualService"))["http"].([]any)
+	if len(routes) != 2 {
+		t.Fatalf("want a canary-header route and a weighted route, got %v", routes)
+	}
+	header := routes[0].(map[string]any)
+	if h := header["match"].([]any)[0].(map[string]any)["headers"].(map[string]any)["canary"]; h.(map[string]any)["exact"] != "true" {
+		t.Errorf("first route matches %v, want header canary=true", h)
+	}
+	if d := header["route"].([]any)[0].(map[string]any)["destination"].(map[string]any); d["subset"] != "v2" {
+		t.Errorf("canary-header route goes to %v, want subset v2", d)
+	}
+	split := map[string]float64{}
+	for _, r := range routes[1].(map[string]any)["route"].([]any) {
+		rd := r.(map[string]any)
+		split[rd["destination"].(map[string]any)["subset"].(string)] = rd["weight"].(float64)
+	}
+	if split["v1"] != 95 || split["v2"] != 5 {
+		t.Errorf("default split = %v, want v1 95 / v2 5", split)
+	}
+
+	args.OrderAPI.CanaryWeight = 101
+	if _, _, err := run(t, args); err == nil || !strings.Contains(err.Error(), "OrderAPI.CanaryWeight") {
+		t.Errorf("weight 101: err = %v, want it named", err)
+	}
+}
+
 func TestNewMeshParentsEveryChild(t *testing.T) {
 	m, _, err := run(t, devArgs())
 	if err != nil {

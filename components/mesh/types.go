@@ -111,7 +111,12 @@ type httpRoute struct {
 }
 
 type httpMatch struct {
-	URI stringMatch `json:"uri"`
+	URI     stringMatch            `json:"uri"`
+	Headers map[string]stringExact `json:"headers,omitempty"`
+}
+
+type stringExact struct {
+	Exact string `json:"exact"`
 }
 
 type stringMatch struct {
@@ -120,11 +125,13 @@ type stringMatch struct {
 
 type routeDestination struct {
 	Destination destination `json:"destination"`
+	Weight      int         `json:"weight,omitempty"`
 }
 
 type destination struct {
-	Host string     `json:"host"`
-	Port portNumber `json:"port"`
+	Host   string     `json:"host"`
+	Subset string     `json:"subset,omitempty"`
+	Port   portNumber `json:"port"`
 }
 
 type portNumber struct {
