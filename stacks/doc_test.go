@@ -140,9 +140,10 @@ Set with ` + "`pulumi config set --secret`" + `; never part of the typed configu
 | key | meaning |
 | --- | --- |
 | ` + "`ordermesh:kubeconfig`" + ` | kubeconfig of an existing cluster |
+| ` + "`ordermesh:sshPrivateKey`" + ` | SSH private key for the hosts of cluster mode vps |
 | ` + "`ordermesh:vaultAdminToken`" + ` | Vault token that applies ordermesh's Vault configuration (required in staging and prod) |
 `)
-	if got := len(SecretKeys); got != 2 {
+	if got := len(SecretKeys); got != 3 {
 		return nil, fmt.Errorf("SecretKeys has %d keys; update the secrets table in generateDoc", got)
 	}
 
@@ -179,6 +180,16 @@ func walkDoc(b *bytes.Buffer, docs map[string]string, path string, t reflect.Typ
 				sub = append(sub, v.Field(i))
 			}
 			walkDoc(b, docs, path+"."+jsonName(f), f.Type, sub, t.Name(), f.Name)
+		}
+	case t.Kind() == reflect.Map && t.Elem() == reflect.TypeFor[Host]():
+		// Hosts have no defaults: one block of rows for a host named <name>.
+		for i := range t.Elem().NumField() {
+			f := t.Elem().Field(i)
+			row := fmt.Sprintf("| `%s.<name>.%s` | %s |", path, jsonName(f), typeName(f.Type))
+			for range vals {
+				row += " — |"
+			}
+			b.WriteString(row + " " + strings.ReplaceAll(docOf(docs, t.Elem().Name(), f.Name), "|", "\\|") + " |\n")
 		}
 	case t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct:
 		// Services: one block of rows per reference service.

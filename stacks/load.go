@@ -22,6 +22,8 @@ const Namespace = "ordermesh"
 var SecretKeys = []string{
 	// kubeconfig is the kubeconfig of an existing cluster.
 	"kubeconfig",
+	// sshPrivateKey is the SSH private key for the hosts of cluster mode vps.
+	"sshPrivateKey",
 	// vaultAdminToken is a Vault token allowed to apply ordermesh's Vault configuration
 	// (required in staging and prod; dev uses the dev server's root token).
 	"vaultAdminToken",

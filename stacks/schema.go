@@ -54,7 +54,8 @@ type Config struct {
 type Cluster struct {
 	// Mode is how ordermesh gets a cluster: "local" runs a local control plane
 	// (kube-apiserver + kwok) from LocalStateDir; "existing" uses the
-	// `ordermesh:kubeconfig` secret, or the ambient kubeconfig, with Context.
+	// `ordermesh:kubeconfig` secret, or the ambient kubeconfig, with Context;
+	// "vps" installs k3s on Hosts over SSH.
 	Mode string `json:"mode"`
 	// Context is the kubeconfig context used in existing mode; empty means the current context.
 	Context string `json:"context"`
@@ -64,6 +65,31 @@ type Cluster struct {
 	// RenderDir, when set, renders the manifests into this directory instead of applying them
 	// (relative to the project root).
 	RenderDir string `json:"renderDir"`
+	// Hosts are the VPS hosts of mode "vps", by node name: ordermesh installs k3s on them over
+	// SSH (with the `ordermesh:sshPrivateKey` secret) inside `pulumi up`. At least one is a server.
+	Hosts map[string]Host `json:"hosts"`
+	// K3sVersion is the k3s release installed on the hosts (mode vps); empty means the release
+	// pinned in components/k3s.
+	K3sVersion string `json:"k3sVersion"`
+	// Firewall applies the nftables baseline on the hosts (mode vps): only 22, 6443, 80 and 443
+	// open to the world, node-to-node traffic between the hosts.
+	Firewall bool `json:"firewall"`
+}
+
+// Host is one VPS host of cluster mode vps.
+type Host struct {
+	// Address is the public address used for SSH and, on the first server, the API server.
+	Address string `json:"address"`
+	// PrivateAddress is the address the other hosts reach this one on; empty means Address.
+	PrivateAddress string `json:"privateAddress"`
+	// Port is the SSH port; 0 means 22.
+	Port int `json:"port"`
+	// User is the SSH user; empty means root.
+	User string `json:"user"`
+	// HostKey is the pinned SSH host public key ("ssh-ed25519 AAAA..."); a different key refuses the connection.
+	HostKey string `json:"hostKey"`
+	// Role is server (k3s control plane) or agent (worker).
+	Role string `json:"role"`
 }
 
 // Operators controls installation of the operators.

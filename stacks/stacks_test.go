@@ -483,3 +483,55 @@ func TestEveryRuleRejectsItsBadValue(t *testing.T) {
 		})
 	}
 }
+
+func TestVPSModeValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		cluster string
+		want    []string
+	}{
+		{
+			name:    "a server and an agent with pinned keys are valid",
+			cluster: `{"mode":"vps","hosts":{"cp-1":{"address":"203.0.113.10","hostKey":"ssh-ed25519 AAAA","role":"server"},"w-1":{"address":"203.0.113.11","hostKey":"ssh-ed25519 BBBB","role":"agent"}}}`,
+		},
+		{
+			name:    "no server is refused",
+			cluster: `{"mode":"vps","hosts":{"w-1":{"address":"203.0.113.11","hostKey":"ssh-ed25519 BBBB","role":"agent"}}}`,
+			want:    []string{`ordermesh:cluster.hosts = ["w-1"]: mode vps needs at least one host with role server`},
+		},
+		{
+			name:    "every host problem is named",
+			cluster: `{"mode":"vps","hosts":{"cp-1":{"role":"master","port":70000}}}`,
+			want: []string{
+				`ordermesh:cluster.hosts.cp-1.address = "": must be set`,
+				`ordermesh:cluster.hosts.cp-1.hostKey = "": must be the pinned SSH host key`,
+				`ordermesh:cluster.hosts.cp-1.role = "master": must be one of server, agent`,
+				`ordermesh:cluster.hosts.cp-1.port = 70000: must be 1..65535`,
+			},
+		},
+		{
+			name:    "hosts outside mode vps are refused",
+			cluster: `{"mode":"existing","hosts":{"cp-1":{"address":"a","hostKey":"k","role":"server"}}}`,
+			want:    []string{`ordermesh:cluster.hosts = ["cp-1"]: hosts are only used when cluster.mode is vps`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Resolve("prod", map[string]string{"ordermesh:cluster": tt.cluster})
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Resolve: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Resolve succeeded, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

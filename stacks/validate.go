@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -107,9 +108,37 @@ func (c *Config) Validate() Problems {
 }
 
 func (c *Config) validateCluster(v *validator) {
-	v.oneOf("cluster.mode", c.Cluster.Mode, "local", "existing")
+	v.oneOf("cluster.mode", c.Cluster.Mode, "local", "existing", "vps")
 	if c.Cluster.Mode == "local" && c.Cluster.LocalStateDir == "" {
 		v.add("cluster.localStateDir", c.Cluster.LocalStateDir, "must be set when cluster.mode is local")
+	}
+	if c.Cluster.Mode != "vps" {
+		if len(c.Cluster.Hosts) > 0 {
+			v.add("cluster.hosts", slices.Sorted(maps.Keys(c.Cluster.Hosts)), "hosts are only used when cluster.mode is vps")
+		}
+		return
+	}
+	servers := 0
+	for _, name := range slices.Sorted(maps.Keys(c.Cluster.Hosts)) {
+		h := c.Cluster.Hosts[name]
+		key := "cluster.hosts." + name
+		v.label(key, name)
+		if h.Address == "" {
+			v.add(key+".address", h.Address, "must be set (the host's public address)")
+		}
+		if h.Port != 0 {
+			v.port(key+".port", h.Port)
+		}
+		if h.HostKey == "" {
+			v.add(key+".hostKey", h.HostKey, `must be the pinned SSH host key, e.g. "ssh-ed25519 AAAA..." (ssh-keyscan, verified out of band)`)
+		}
+		v.oneOf(key+".role", h.Role, "server", "agent")
+		if h.Role == "server" {
+			servers++
+		}
+	}
+	if servers == 0 {
+		v.add("cluster.hosts", slices.Sorted(maps.Keys(c.Cluster.Hosts)), "mode vps needs at least one host with role server")
 	}
 }
 

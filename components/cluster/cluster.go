@@ -5,6 +5,8 @@
 //   - existing: a cluster the user already has — a kubeconfig given as a
 //     Pulumi secret, or the ambient kubeconfig/context of the machine.
 //   - local: the control plane started by tools/localcluster on 127.0.0.1.
+//   - vps: k3s installed over SSH on plain hosts (components/k3s) inside
+//     `pulumi up`; its kubeconfig feeds the provider.
 package cluster
 
 import (
@@ -17,6 +19,8 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/ordermesh/ordermesh/components/k3s"
 )
 
 // Mode selects where the cluster comes from.
@@ -27,10 +31,12 @@ const (
 	ModeExisting Mode = "existing"
 	// ModeLocal targets the local control plane of tools/localcluster.
 	ModeLocal Mode = "local"
+	// ModeVPS provisions k3s on VPS hosts over SSH.
+	ModeVPS Mode = "vps"
 )
 
 // Modes lists the allowed modes, for validation messages.
-var Modes = []Mode{ModeExisting, ModeLocal}
+var Modes = []Mode{ModeExisting, ModeLocal, ModeVPS}
 
 // Args configures the cluster target.
 type Args struct {
@@ -47,6 +53,8 @@ type Args struct {
 	// RenderDir, when set, makes the provider write manifests to this
 	// directory instead of applying them (review, policy and mesh checks).
 	RenderDir string
+	// VPS configures the hosts and k3s install of mode vps.
+	VPS *k3s.Args
 }
 
 func (a *Args) applyDefaults() {
@@ -62,11 +70,18 @@ func (a *Args) validate() error {
 	var errs []error
 	switch a.Mode {
 	case ModeExisting, ModeLocal:
+	case ModeVPS:
+		if a.VPS == nil {
+			errs = append(errs, errors.New("cluster: mode vps needs the hosts (Args.VPS)"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("cluster: mode %q is not allowed (allowed: %s)", a.Mode, joinModes()))
 	}
-	if a.Mode == ModeLocal && a.Kubeconfig != nil {
-		errs = append(errs, errors.New("cluster: a kubeconfig is only used in mode existing; local mode reads the local cluster's own"))
+	if a.Mode != ModeExisting && a.Kubeconfig != nil {
+		errs = append(errs, fmt.Errorf("cluster: a kubeconfig is only used in mode existing; mode %s makes its own", a.Mode))
+	}
+	if a.Mode != ModeVPS && a.VPS != nil {
+		errs = append(errs, fmt.Errorf("cluster: hosts are only used in mode vps, not %s", a.Mode))
 	}
 	return errors.Join(errs...)
 }
@@ -139,6 +154,12 @@ func NewCluster(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Res
 		if a.Kubeconfig != nil {
 			pargs.Kubeconfig = pulumi.ToSecret(a.Kubeconfig).(pulumi.StringOutput)
 		}
+	case ModeVPS:
+		hosts, err := k3s.NewCluster(ctx, name+"-k3s", a.VPS, pulumi.Parent(c))
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		pargs.Kubeconfig = hosts.Kubeconfig // a secret output of the k3s component
 	}
 
 	provider, err := kubernetes.NewProvider(ctx, name, pargs, pulumi.Parent(c))

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/ordermesh/ordermesh/components/k3s"
 )
 
 // recorder is a Pulumi mock monitor that keeps every resource's inputs.
@@ -131,4 +133,43 @@ func TestNewClusterRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestVPSModeFeedsTheK3sKubeconfigToTheProvider(t *testing.T) {
+	mocks := &recorder{}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := NewCluster(ctx, "target", &Args{Mode: ModeVPS, VPS: &k3s.Args{Hosts: []k3s.Host{{
+			Name: "cp-1", Address: "203.0.113.10", HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA",
+			Role: k3s.Server, PrivateKey: pulumi.ToSecret(pulumi.String("key")).(pulumi.StringOutput),
+		}}}})
+		return err
+	}, pulumi.WithMocks("ordermesh", "prod", mocks))
+	if err != nil {
+		t.Fatalf("NewCluster: %v", err)
+	}
+	if _, ok := mocks.resources["ordermesh:k3s:ServerNode"]; !ok {
+		t.Fatalf("no k3s server node registered; got %v", keysOf(mocks.resources))
+	}
+	p := mocks.resources["pulumi:providers:kubernetes"]
+	if kc, ok := p["kubeconfig"]; !ok || !kc.ContainsSecrets() && !kc.IsComputed() {
+		t.Errorf("provider kubeconfig = %v, want the k3s component's secret output", kc)
+	}
+}
+
+func TestVPSModeNeedsHosts(t *testing.T) {
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := NewCluster(ctx, "target", &Args{Mode: ModeVPS})
+		return err
+	}, pulumi.WithMocks("ordermesh", "prod", &recorder{}))
+	if err == nil || !strings.Contains(err.Error(), "mode vps needs the hosts") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func keysOf(m map[string]resource.PropertyMap) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
