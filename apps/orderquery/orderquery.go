@@ -97,9 +97,13 @@ func Project(ctx context.Context, tx *store.Tx, msg proto.Message) error {
 		}
 		return nil
 	}
-	// col comes from the switch above, never from input.
+	// col comes from the switch above, never from input. The value goes
+	// into the INSERT too: this topic's event may arrive before OrderCreated.
+	vals := map[string]string{"status": "''", "stock": "''", "payment": "''", "shipment": "''"}
+	vals[col] = "?"
 	_, err := tx.Exec(ctx, `INSERT INTO order_view (order_id, customer_id, total_cents, status, stock, payment, shipment)
-		VALUES (?, '', 0, '', '', '', '') ON CONFLICT (order_id) DO UPDATE SET `+col+` = ?`, id, val)
+		VALUES (?, '', 0, `+vals["status"]+`, `+vals["stock"]+`, `+vals["payment"]+`, `+vals["shipment"]+`)
+		ON CONFLICT (order_id) DO UPDATE SET `+col+` = excluded.`+col, id, val)
 	if err != nil {
 		return fmt.Errorf("orderquery: project %s: %w", col, err)
 	}

@@ -122,6 +122,13 @@ func main() {
 	pprof.StopCPUProfile()
 	fullSustained := sustained
 	log.Printf("full speed: %v; %.0f sagas/s until the read model and e-mails caught up", full, fullSustained)
+	if wals, _ := filepath.Glob(filepath.Join(dir, "*-wal")); len(wals) > 0 {
+		for _, w := range wals {
+			if fi, err := os.Stat(w); err == nil {
+				log.Printf("WAL %s: %d KiB", filepath.Base(w), fi.Size()/1024)
+			}
+		}
+	}
 	// Half of what the whole system sustains (sagas plus read side), so the
 	// latency pass is not secretly running at saturation.
 	half := fullSustained / 2

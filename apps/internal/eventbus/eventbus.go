@@ -222,10 +222,12 @@ func (c *Consumer) Run(stop, work context.Context) error {
 	}
 }
 
-// fill adds messages that arrive within a short linger to the batch.
+// fill adds the messages already fetched (or arriving within a very short
+// linger) to the batch: under load batches grow by themselves, and at low
+// rates a lone message is not held back.
 func (c *Consumer) fill(stop context.Context, first kafka.Message) []kafka.Message {
 	batch := []kafka.Message{first}
-	deadline := time.Now().Add(2 * time.Millisecond)
+	deadline := time.Now().Add(200 * time.Microsecond)
 	for len(batch) < c.cfg.MaxBatch {
 		ctx, cancel := context.WithDeadline(stop, deadline)
 		m, err := c.reader.FetchMessage(ctx)

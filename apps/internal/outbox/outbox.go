@@ -131,9 +131,6 @@ func (r *Relay) Run(stop, work context.Context) error {
 		case <-stop.Done():
 			return nil
 		case <-r.Wake:
-			// Let rows committed in the next moment join this round: fewer,
-			// larger publishes cost far less CPU per message.
-			time.Sleep(time.Millisecond)
 		case <-t.C:
 		}
 	}

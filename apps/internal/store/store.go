@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
@@ -57,11 +56,8 @@ type DB struct {
 	stmts   sync.Map // query -> *sql.Stmt
 	pending sync.Map // query -> struct{}
 
-	// SQLite only: WAL checkpoints run on their own connection so their
-	// fsync never stalls a committing transaction.
-	checkpointer *sql.DB
-	stopCkpt     chan struct{}
-	ckptDone     chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ Store = (*DB)(nil)
@@ -71,7 +67,7 @@ var _ Store = (*DB)(nil)
 // is written before commit returns); only an OS crash can lose the last
 // commits, which is the documented WAL trade-off.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite %q: %w", path, err)
@@ -83,33 +79,8 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("store: ping sqlite %q: %w", path, err)
 	}
-	ck, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		sdb.Close()
-		return nil, fmt.Errorf("store: open sqlite checkpointer %q: %w", path, err)
-	}
-	ck.SetMaxOpenConns(1)
-	d := &DB{db: sdb, dialect: SQLite, checkpointer: ck, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
-	go d.checkpointLoop()
-	return d, nil
-}
-
-// checkpointLoop copies the WAL into the database file in the background.
-// PASSIVE checkpoints never block writers; automatic checkpoints are off
-// because they run inside a committing transaction.
-func (d *DB) checkpointLoop() {
-	defer close(d.ckptDone)
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stopCkpt:
-			d.checkpointer.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-			return
-		case <-t.C:
-			d.checkpointer.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-		}
-	}
+	// WAL checkpoints stay automatic, on this same connection.
+	return &DB{db: sdb, dialect: SQLite}, nil
 }
 
 // OpenPostgres opens a pooled PostgreSQL handle through the pgx driver.
@@ -144,19 +115,16 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 // SQL exposes the handle for migrations and tests.
 func (d *DB) SQL() *sql.DB { return d.db }
 
-// Close closes the pool.
+// Close closes the pool; later calls return the first result.
 func (d *DB) Close() error {
-	d.stmts.Range(func(_, st any) bool {
-		st.(*sql.Stmt).Close()
-		return true
+	d.closeOnce.Do(func() {
+		d.stmts.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+		d.closeErr = d.db.Close()
 	})
-	err := d.db.Close()
-	if d.checkpointer != nil {
-		close(d.stopCkpt)
-		<-d.ckptDone
-		err = errors.Join(err, d.checkpointer.Close())
-	}
-	return err
+	return d.closeErr
 }
 
 // Migrate applies the runtime tables (outbox, processed events) and then the
