@@ -144,7 +144,7 @@ test-unit:
 	go test ./...
 
 test-e2e: tools plugins
-	go test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+	go test -tags e2e -count=1 -timeout 30m -v ./infra/
 
 # Warm no-change previews of dev and prod beside a plain program with as many
 # resources, in one session (numbers in docs/BENCHMARKS.md).
