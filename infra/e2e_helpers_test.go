@@ -25,7 +25,7 @@ import (
 // env is one end-to-end environment: a local control plane, an isolated
 // Pulumi home and file backend, and a copy of a stack's config file.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	root     string // repository root
 	bin      string
 	work     string // temp dir for state, backend, plugin home
@@ -34,7 +34,7 @@ type env struct {
 	kube     *kubeREST
 }
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
@@ -43,7 +43,7 @@ func repoRoot(t *testing.T) string {
 	return filepath.Dir(wd) // tests run in infra/
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	root := repoRoot(t)
 	e := &env{t: t, root: root, bin: filepath.Join(root, "bin"), work: t.TempDir()}
@@ -204,13 +204,13 @@ func firstArgs(args []string) string {
 
 // kubeREST reads objects from the API server with the kubeconfig's token.
 type kubeREST struct {
-	t      *testing.T
+	t      testing.TB
 	server string
 	token  string
 	http   *http.Client
 }
 
-func newKubeREST(t *testing.T, kubeconfigPath string) *kubeREST {
+func newKubeREST(t testing.TB, kubeconfigPath string) *kubeREST {
 	t.Helper()
 	b, err := os.ReadFile(kubeconfigPath)
 	if err != nil {
