@@ -491,7 +491,14 @@ func loadSaga(ctx context.Context, tx *store.Tx, id string) (*Saga, error) {
 		items               []byte
 		startedAt, deadline int64
 	)
-	err := tx.QueryRow(ctx, `SELECT `+sagaColumns+` FROM sagas WHERE order_id = ?`, id).Scan(
+	q := `SELECT ` + sagaColumns + ` FROM sagas WHERE order_id = ?`
+	if tx.Dialect() == store.Postgres {
+		// The API, the consumer and the timeout sweeper may change the same
+		// saga from different connections; lock the row for this transaction.
+		// (SQLite has one connection, so transactions are already serial.)
+		q += ` FOR UPDATE`
+	}
+	err := tx.QueryRow(ctx, q, id).Scan(
 		&s.OrderID, &state, &outcome, &s.Reason, &comp, &s.CustomerID, &s.Currency, &s.Address, &s.TotalCents, &items, &s.CorrelationID, &startedAt, &deadline)
 	if err != nil {
 		return nil, fmt.Errorf("order: load saga %s: %w", id, err)
