@@ -616,36 +616,67 @@ func testCrash(t *testing.T, b backend) {
 		c.Gateway.Latency = 2 * time.Millisecond
 		c.StepTimeout = 3 * time.Second
 	})
-	const n = 60
-	var ids []string
-	for i := range n {
-		ids = append(ids, h.place(fmt.Sprintf("k%d", i), "sku-crash", 1, "1 Main St"))
-		switch i {
-		case 15:
-			h.sys.Kill(system.Payment)
-		case 25:
-			h.sys.Kill(system.Order)
-			if err := h.sys.Restart(h.ctx, system.Order); err != nil {
-				t.Fatal(err)
+	// Orders keep arriving from four clients while services are killed and
+	// restarted underneath them, so kills land in the middle of batches.
+	const clients, perClient = 4, 20
+	var (
+		mu  sync.Mutex
+		ids []string
+		wg  sync.WaitGroup
+	)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perClient {
+				for try := 0; ; try++ {
+					resp, err := h.client.CreateOrder(h.ctx, &orderv1.CreateOrderRequest{
+						CustomerId: fmt.Sprintf("k%d-%d", c, i), ShippingAddress: "1 Main St",
+						Items: []*orderv1.Item{{ProductId: "sku-crash", Quantity: 1}},
+					})
+					if err == nil {
+						mu.Lock()
+						ids = append(ids, resp.GetOrderId())
+						mu.Unlock()
+						break
+					}
+					if try == 50 {
+						t.Errorf("CreateOrder kept failing: %v", err)
+						return
+					}
+					time.Sleep(20 * time.Millisecond) // the order service is restarting
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
-		case 35:
-			if err := h.sys.Restart(h.ctx, system.Payment); err != nil {
-				t.Fatal(err)
-			}
-			h.sys.Kill(system.Inventory)
-		case 45:
-			if err := h.sys.Restart(h.ctx, system.Inventory); err != nil {
-				t.Fatal(err)
-			}
-			h.sys.Kill(system.Shipping)
-			h.sys.Kill(system.Order)
-			if err := h.sys.Restart(h.ctx, system.Order); err != nil {
-				t.Fatal(err)
-			}
-			if err := h.sys.Restart(h.ctx, system.Shipping); err != nil {
-				t.Fatal(err)
-			}
+		}()
+	}
+	restart := func(name string) {
+		if err := h.sys.Restart(h.ctx, name); err != nil {
+			t.Fatal(err)
 		}
+	}
+	pause := func() { time.Sleep(80 * time.Millisecond) }
+	pause()
+	h.sys.Kill(system.Payment)
+	pause()
+	h.sys.Kill(system.Order)
+	restart(system.Order)
+	pause()
+	restart(system.Payment)
+	h.sys.Kill(system.Inventory)
+	pause()
+	restart(system.Inventory)
+	h.sys.Kill(system.Shipping)
+	h.sys.Kill(system.Order)
+	restart(system.Order)
+	pause()
+	restart(system.Shipping)
+	h.sys.Kill(system.OrderQuery)
+	restart(system.OrderQuery)
+	wg.Wait()
+	n := len(ids)
+	if n != clients*perClient {
+		t.Fatalf("placed %d of %d orders", n, clients*perClient)
 	}
 	final := h.await(ids, 2*time.Minute)
 	var completed int
@@ -676,6 +707,7 @@ func testCrash(t *testing.T, b backend) {
 		t.Errorf("sku-crash available = %d, want %d (one unit per completed order)", got, want)
 	}
 	t.Logf("%d of %d orders completed, the rest compensated", completed, n)
+	assertRebuildMatches(t, h, b) // order-query was killed too
 }
 
 // One order is one trace: the API call's span is the ancestor of every
