@@ -4,7 +4,7 @@
 // writes an OCI image layout (out/oci, one tagged manifest per service) and
 // docker-loadable tarballs (out/<service>.tar). No base image is pulled.
 //
-//	go run ./apps/cmd/images -out bin/images [-tag dev] [-arch amd64]
+//	go run ./apps/cmd/images -out bin/images [-repo ghcr.io/ordermesh] [-tag 0.1.0] [-arch amd64]
 package main
 
 import (
@@ -29,8 +29,8 @@ var services = []string{"order", "inventory", "payment", "shipping", "order-quer
 
 func main() {
 	out := flag.String("out", "bin/images", "output directory")
-	tag := flag.String("tag", "dev", "image tag")
-	repo := flag.String("repo", "ordermesh", "image repository prefix")
+	tag := flag.String("tag", "0.1.0", "image tag (stacks.DefaultImageTag)")
+	repo := flag.String("repo", "ghcr.io/ordermesh", "image repository prefix (stacks.DefaultImageRepository)")
 	arch := flag.String("arch", "amd64", "target GOARCH")
 	ca := flag.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "PEM bundle to install (skipped when missing)")
 	only := flag.String("services", strings.Join(services, ","), "services to build")

@@ -74,7 +74,8 @@ type Config struct {
 	Topics  []string
 	DB      *store.DB
 	Handle  Handler
-	// DeadLetter receives messages that still fail after MaxAttempts.
+	// DeadLetter writes messages that still fail after MaxAttempts to the
+	// consumed topic's dead-letter partner (<topic>.dlq).
 	DeadLetter outbox.Writer
 	// MaxBatch is the most messages applied in one transaction (default 500).
 	MaxBatch int
@@ -405,7 +406,7 @@ func (c *Consumer) deadLetter(ctx context.Context, dead []item) error {
 			kafka.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
 			kafka.Header{Key: HeaderDLQGroup, Value: []byte(c.cfg.Group)},
 		)
-		msgs = append(msgs, kafka.Message{Topic: topics.DeadLetter, Key: m.Key, Value: m.Value, Headers: hdr})
+		msgs = append(msgs, kafka.Message{Topic: topics.DeadLetter(m.Topic), Key: m.Key, Value: m.Value, Headers: hdr})
 		if c.cfg.Metrics != nil {
 			c.cfg.Metrics.DeadLettered.WithLabelValues(c.cfg.Group).Inc()
 		}

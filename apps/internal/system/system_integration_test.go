@@ -440,7 +440,7 @@ func testSagas(t *testing.T, b backend) {
 				t.Errorf("no dead letter for %s", want.key)
 				continue
 			}
-			if hdr(m, eventbus.HeaderDLQTopic) != want.topic || hdr(m, eventbus.HeaderDLQGroup) != want.group || hdr(m, eventbus.HeaderDLQError) == "" {
+			if m.Topic != want.topic+".dlq" || hdr(m, eventbus.HeaderDLQTopic) != want.topic || hdr(m, eventbus.HeaderDLQGroup) != want.group || hdr(m, eventbus.HeaderDLQError) == "" {
 				t.Errorf("dead letter %s headers: %v", want.key, m.Headers)
 			}
 		}
@@ -480,7 +480,8 @@ func readDLQ(t *testing.T, h *harness, n int) map[string]kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(h.ctx, time.Minute)
 	defer cancel()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: h.kafka.Brokers, GroupID: "test-dlq-reader", GroupTopics: []string{topics.DeadLetter},
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: h.kafka.Brokers, GroupID: "test-dlq-reader",
+		GroupTopics: []string{topics.DeadLetter(topics.InventoryCommands), topics.DeadLetter(topics.PaymentCommands)},
 		StartOffset: kafka.FirstOffset, MaxWait: time.Second, JoinGroupBackoff: 200 * time.Millisecond})
 	defer r.Close()
 	out := map[string]kafka.Message{}

@@ -22,11 +22,26 @@ const (
 	PaymentEvents     = "payment.events"
 	ShippingCommands  = "shipping.commands"
 	ShippingEvents    = "shipping.events"
-	DeadLetter        = "ordermesh.dlq"
+
+	// DeadLetterSuffix names each topic's dead-letter partner.
+	DeadLetterSuffix = ".dlq"
 )
 
-// All lists every topic the system uses.
-var All = []string{OrderEvents, InventoryCommands, InventoryEvents, PaymentCommands, PaymentEvents, ShippingCommands, ShippingEvents, DeadLetter}
+// Domain lists the order domain topics.
+var Domain = []string{OrderEvents, InventoryCommands, InventoryEvents, PaymentCommands, PaymentEvents, ShippingCommands, ShippingEvents}
+
+// All lists every topic the system uses: the domain topics and their
+// dead-letter partners.
+var All = func() []string {
+	out := append([]string(nil), Domain...)
+	for _, t := range Domain {
+		out = append(out, DeadLetter(t))
+	}
+	return out
+}()
+
+// DeadLetter is the dead-letter topic of topic.
+func DeadLetter(topic string) string { return topic + DeadLetterSuffix }
 
 // EventTopics are the topics the read model and auditors consume.
 var EventTopics = []string{OrderEvents, InventoryEvents, PaymentEvents, ShippingEvents}
