@@ -32,13 +32,14 @@ func BenchmarkPreview(b *testing.B) {
 		proj.mustPulumi("up", "--yes", "--non-interactive", "--skip-preview", "--stack", tc.profile)
 		previewLoop(b, proj, tc.profile, tc.profile)
 
-		plain := e.programProject(filepath.Join(e.root, "infra", "testdata", "plain"), "plain")
-		plain.mustPulumi("stack", "init", "plain", "--non-interactive")
+		stack := fmt.Sprintf("plain-%d", tc.resources)
+		plain := e.programProject(filepath.Join(e.root, "infra", "testdata", "plain"), stack)
+		plain.mustPulumi("stack", "init", stack, "--non-interactive")
 		// The stack resource counts too: N-1 ConfigMaps give N resources.
-		plain.mustPulumi("config", "set", "--stack", "plain", "count", fmt.Sprint(tc.resources-1))
-		plain.mustPulumi("up", "--yes", "--non-interactive", "--skip-preview", "--stack", "plain")
-		previewLoop(b, plain, "plain", fmt.Sprintf("plain-%d", tc.resources))
-		plain.mustPulumi("destroy", "--yes", "--non-interactive", "--skip-preview", "--stack", "plain")
+		plain.mustPulumi("config", "set", "--stack", stack, "count", fmt.Sprint(tc.resources-1))
+		plain.mustPulumi("up", "--yes", "--non-interactive", "--skip-preview", "--stack", stack)
+		previewLoop(b, plain, stack, stack)
+		plain.mustPulumi("destroy", "--yes", "--non-interactive", "--skip-preview", "--stack", stack)
 		proj.mustPulumi("destroy", "--yes", "--non-interactive", "--skip-preview", "--stack", tc.profile)
 	}
 }
