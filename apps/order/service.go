@@ -402,6 +402,7 @@ func (s *Service) observeEnd(ctx context.Context, saga *Saga, msg proto.Message,
 		return
 	}
 	s.cfg.Metrics.SagaDuration.Observe(now.Sub(saga.StartedAt).Seconds())
+	s.cfg.Metrics.SagaOutcomes.WithLabelValues(string(saga.State)).Inc()
 	switch saga.State {
 	case Completed:
 		s.cfg.Metrics.OrdersCompleted.Inc()

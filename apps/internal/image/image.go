@@ -133,11 +133,11 @@ func Build(s Spec) (v1.Image, error) {
 		WorkingDir: "/home/nonroot",
 		Env: []string{
 			"PATH=/usr/local/bin",
-			"ORDERMESH_GRPC_ADDR=:9090",
-			"ORDERMESH_HTTP_ADDR=:9091",
+			"ORDERMESH_GRPC_ADDR=:8080",
+			"ORDERMESH_HTTP_ADDR=:9090",
 			"ORDERMESH_DATABASE_URL=/data/" + s.Service + ".db",
 		},
-		ExposedPorts: map[string]struct{}{"9090/tcp": {}, "9091/tcp": {}},
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}, "9090/tcp": {}},
 		Labels: map[string]string{
 			"org.opencontainers.image.title":  "ordermesh-" + s.Service,
 			"org.opencontainers.image.source": "https://github.com/ordermesh/ordermesh",

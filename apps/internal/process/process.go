@@ -99,8 +99,8 @@ func Pairs(k, def string) (map[string]int64, error) {
 //
 // Environment: ORDERMESH_KAFKA_BROKERS (required, comma separated),
 // ORDERMESH_DATABASE_URL (postgres://... or a SQLite path; default
-// <name>.db), ORDERMESH_GRPC_ADDR (default :9090), ORDERMESH_HTTP_ADDR
-// (metrics and health, default :9091), ORDERMESH_LOG_LEVEL (debug, info),
+// <name>.db), ORDERMESH_GRPC_ADDR (default :8080), ORDERMESH_HTTP_ADDR
+// (metrics and health, default :9090; the ports components/service expects), ORDERMESH_LOG_LEVEL (debug, info),
 // ORDERMESH_SHUTDOWN_TIMEOUT (default 20s), OTEL_EXPORTER_OTLP_ENDPOINT.
 func Main(name string, build func(ctx context.Context, env Env) (Service, error)) {
 	level := slog.LevelInfo
@@ -164,7 +164,7 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 	if svc.Register != nil {
 		svc.Register(gs)
 	}
-	lis, err := net.Listen("tcp", Getenv("ORDERMESH_GRPC_ADDR", ":9090"))
+	lis, err := net.Listen("tcp", Getenv("ORDERMESH_GRPC_ADDR", ":8080"))
 	if err != nil {
 		return fmt.Errorf("grpc listen: %w", err)
 	}
@@ -182,7 +182,7 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		}
 	})
-	hsrv := &http.Server{Addr: Getenv("ORDERMESH_HTTP_ADDR", ":9091"), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	hsrv := &http.Server{Addr: Getenv("ORDERMESH_HTTP_ADDR", ":9090"), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go hsrv.ListenAndServe()
 
 	r, err := runner.Start(ctx, svc.Unit, runner.Env{Brokers: brokers, Logger: logger, Tracer: tracer, Metrics: metrics})

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -717,9 +719,19 @@ func TestOneTracePerOrderFromAPICallToCompletion(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
-	h := start(t, backend{name: "sqlite", n: new(atomic.Int64)}, func(c *system.Config) { c.Tracer = tp.Tracer("test") })
+	metrics := telemetry.NewMetrics(prometheus.NewRegistry())
+	h := start(t, backend{name: "sqlite", n: new(atomic.Int64)}, func(c *system.Config) { c.Tracer, c.Metrics = tp.Tracer("test"), metrics })
 	id := h.place("traced", "sku-happy", 1, "1 Main St")
 	h.await([]string{id}, time.Minute)
+	if got := testutil.ToFloat64(metrics.SagaOutcomes.WithLabelValues("completed")); got != 1 {
+		t.Errorf("ordermesh_saga_outcomes_total{outcome=completed} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(metrics.OrdersCreated); got != 1 {
+		t.Errorf("ordermesh_orders_created_total = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(metrics.Messages.WithLabelValues(system.Inventory, "ordermesh.events.v1.ReserveStock", "ok")); got != 1 {
+		t.Errorf("inventory ReserveStock messages ok = %v, want 1", got)
+	}
 	want := []string{
 		"ReserveStock", "StockReserved", "AuthorizePayment", "PaymentAuthorized",
 		"ScheduleShipment", "ShipmentScheduled", "OrderCreated", "OrderCompleted",

@@ -18,7 +18,10 @@ type Metrics struct {
 	OrdersRejected  prometheus.Counter
 	// OrdersCompensated counts orders whose earlier steps were undone.
 	OrdersCompensated prometheus.Counter
-	SagaDuration      prometheus.Histogram
+	// SagaOutcomes counts finished sagas by outcome (completed, rejected,
+	// cancelled): the SLO rules of components/observability read it.
+	SagaOutcomes *prometheus.CounterVec
+	SagaDuration prometheus.Histogram
 }
 
 // NewMetrics creates and registers the metrics on reg.
@@ -48,12 +51,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		OrdersCompleted:   prometheus.NewCounter(prometheus.CounterOpts{Name: "ordermesh_orders_completed_total", Help: "Orders whose saga completed."}),
 		OrdersRejected:    prometheus.NewCounter(prometheus.CounterOpts{Name: "ordermesh_orders_rejected_total", Help: "Orders that ended rejected or cancelled."}),
 		OrdersCompensated: prometheus.NewCounter(prometheus.CounterOpts{Name: "ordermesh_orders_compensated_total", Help: "Orders whose completed steps were compensated."}),
+		SagaOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordermesh_saga_outcomes_total", Help: "Finished sagas by outcome (completed, rejected, cancelled).",
+		}, []string{"outcome"}),
 		SagaDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ordermesh_saga_duration_seconds", Help: "Time from order creation to a terminal saga state.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 	}
 	reg.MustRegister(m.Requests, m.RequestDuration, m.Messages, m.HandleDuration, m.ConsumerLag, m.DeadLettered,
-		m.OrdersCreated, m.OrdersCompleted, m.OrdersRejected, m.OrdersCompensated, m.SagaDuration)
+		m.OrdersCreated, m.OrdersCompleted, m.OrdersRejected, m.OrdersCompensated, m.SagaOutcomes, m.SagaDuration)
 	return m
 }
