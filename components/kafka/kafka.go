@@ -4,19 +4,16 @@
 package kafka
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/ordermesh/ordermesh/components/customresource"
 	"github.com/ordermesh/ordermesh/components/versions"
 )
 
@@ -74,7 +71,7 @@ func NewKafka(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 	}
 
 	for _, o := range a.render() {
-		if _, err := newCR(ctx, name+"-"+o.ResourceName, o, crOpts...); err != nil {
+		if _, err := customresource.New(ctx, name+"-"+o.ResourceName, o, crOpts...); err != nil {
 			return nil, fmt.Errorf("kafka: %s %s: %w", o.Kind, o.Name, err)
 		}
 	}
@@ -103,17 +100,8 @@ func NewKafka(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resou
 	return k, nil
 }
 
-// Object is one rendered custom resource.
-type Object struct {
-	// ResourceName is the Pulumi resource name suffix (unique per component).
-	ResourceName string
-	APIVersion   string
-	Kind         string
-	Name         string
-	Namespace    string
-	Labels       map[string]string
-	Spec         any
-}
+// Object is one custom resource the component creates.
+type Object = customresource.Object
 
 // Render applies defaults, validates and builds every custom resource
 // NewKafka would create, in creation order: node pools, Kafka, topics,
@@ -345,36 +333,4 @@ var nonDNS = regexp.MustCompile(`[^a-z0-9.-]+`)
 func resourceName(topic string) string {
 	n := nonDNS.ReplaceAllString(strings.ToLower(topic), "-")
 	return strings.Trim(n, ".-")
-}
-
-func newCR(ctx *pulumi.Context, name string, o Object, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	spec, err := toUntyped(o.Spec)
-	if err != nil {
-		return nil, err
-	}
-	meta := metav1.ObjectMetaArgs{Name: pulumi.String(o.Name), Namespace: pulumi.String(o.Namespace)}
-	// An empty label map is dropped by the API server and would show as a
-	// diff on every preview, so only send labels that exist.
-	if len(o.Labels) > 0 {
-		meta.Labels = pulumi.ToStringMap(o.Labels)
-	}
-	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion: pulumi.String(o.APIVersion),
-		Kind:       pulumi.String(o.Kind),
-		Metadata:   meta,
-		OtherFields: kubernetes.UntypedArgs{"spec": spec},
-	}, opts...)
-}
-
-// toUntyped turns a typed spec into the JSON-shaped map the provider sends.
-func toUntyped(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("marshal spec: %w", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("unmarshal spec: %w", err)
-	}
-	return m, nil
 }

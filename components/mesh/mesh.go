@@ -5,16 +5,14 @@
 package mesh
 
 import (
-	"encoding/json"
 	"fmt"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/ordermesh/ordermesh/components/customresource"
 	"github.com/ordermesh/ordermesh/components/versions"
 )
 
@@ -67,7 +65,7 @@ func NewMesh(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.Resour
 		}
 	}
 	for _, o := range a.render() {
-		if err := newCR(ctx, name+"-"+o.ResourceName, o, crOpts...); err != nil {
+		if _, err := customresource.New(ctx, name+"-"+o.ResourceName, o, crOpts...); err != nil {
 			return nil, fmt.Errorf("mesh: %s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
 		}
 	}
@@ -133,15 +131,8 @@ func installCharts(ctx *pulumi.Context, name string, a *Args, parent pulumi.Reso
 	return []pulumi.Resource{base, istiod, gw}, nil
 }
 
-// Object is one rendered Istio custom resource.
-type Object struct {
-	ResourceName string
-	APIVersion   string
-	Kind         string
-	Name         string
-	Namespace    string
-	Spec         any
-}
+// Object is one custom resource the component creates.
+type Object = customresource.Object
 
 // Render applies defaults, validates and returns the Istio custom
 // resources NewMesh would create.
@@ -237,22 +228,4 @@ func (a *Args) render() []Object {
 		HTTP:     routes,
 	}))
 	return out
-}
-
-func newCR(ctx *pulumi.Context, name string, o Object, opts ...pulumi.ResourceOption) error {
-	b, err := json.Marshal(o.Spec)
-	if err != nil {
-		return fmt.Errorf("marshal spec: %w", err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return fmt.Errorf("unmarshal spec: %w", err)
-	}
-	_, err = apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(o.APIVersion),
-		Kind:        pulumi.String(o.Kind),
-		Metadata:    metav1.ObjectMetaArgs{Name: pulumi.String(o.Name), Namespace: pulumi.String(o.Namespace)},
-		OtherFields: kubernetes.UntypedArgs{"spec": spec},
-	}, opts...)
-	return err
 }

@@ -5,16 +5,14 @@
 package observability
 
 import (
-	"encoding/json"
 	"fmt"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/ordermesh/ordermesh/components/customresource"
 	"github.com/ordermesh/ordermesh/components/versions"
 )
 
@@ -96,7 +94,7 @@ func NewObservability(ctx *pulumi.Context, name string, args *Args, opts ...pulu
 	}
 
 	for _, obj := range a.render() {
-		if err := newCR(ctx, name+"-"+obj.ResourceName, obj, crOpts...); err != nil {
+		if _, err := customresource.New(ctx, name+"-"+obj.ResourceName, obj, crOpts...); err != nil {
 			return nil, fmt.Errorf("observability: %s %s: %w", obj.Kind, obj.Name, err)
 		}
 	}
@@ -225,15 +223,8 @@ func (a *Args) installCharts(ctx *pulumi.Context, name string, parent pulumi.Res
 	return kps, nil
 }
 
-// Object is one rendered prometheus-operator custom resource.
-type Object struct {
-	ResourceName string
-	APIVersion   string
-	Kind         string
-	Name         string
-	Namespace    string
-	Spec         any
-}
+// Object is one custom resource the component creates.
+type Object = customresource.Object
 
 // Render applies defaults, validates and returns the monitors and rules
 // NewObservability would create (dashboards come from Dashboards).
@@ -277,22 +268,4 @@ func (a *Args) render() []Object {
 			Groups: []ruleGroup{{Name: "ordermesh.slo", Rules: a.AlertRules()}},
 		}),
 	}
-}
-
-func newCR(ctx *pulumi.Context, name string, o Object, opts ...pulumi.ResourceOption) error {
-	b, err := json.Marshal(o.Spec)
-	if err != nil {
-		return fmt.Errorf("marshal spec: %w", err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return fmt.Errorf("unmarshal spec: %w", err)
-	}
-	_, err = apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(o.APIVersion),
-		Kind:        pulumi.String(o.Kind),
-		Metadata:    metav1.ObjectMetaArgs{Name: pulumi.String(o.Name), Namespace: pulumi.String(o.Namespace)},
-		OtherFields: kubernetes.UntypedArgs{"spec": spec},
-	}, opts...)
-	return err
 }

@@ -6,7 +6,6 @@
 package service
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/ordermesh/ordermesh/components/customresource"
 	"github.com/ordermesh/ordermesh/components/versions"
 )
 
@@ -466,7 +466,7 @@ func virtualService(host string, a *MicroserviceArgs) VirtualServiceSpec {
 
 // customResource creates a custom resource from a typed spec.
 func (b *builder) customResource(gvk versions.APIVersion, name string, extraLabels map[string]string, spec any, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	untyped, err := toUntyped(spec)
+	untyped, err := customresource.Untyped(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -476,17 +476,4 @@ func (b *builder) customResource(gvk versions.APIVersion, name string, extraLabe
 		Metadata:    b.meta(name, extraLabels),
 		OtherFields: kubernetes.UntypedArgs{"spec": untyped},
 	}, append([]pulumi.ResourceOption{b.parent}, opts...)...)
-}
-
-// toUntyped turns a typed spec into the JSON-shaped map the provider sends.
-func toUntyped(v any) (map[string]any, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("marshal spec: %w", err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("unmarshal spec: %w", err)
-	}
-	return out, nil
 }
