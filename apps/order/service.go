@@ -92,8 +92,17 @@ func New(cfg Config) *Service {
 
 // CreateOrder validates the request, stores OrderCreated and the saga, and
 // queues the first command, all in one transaction.
+// A verified customer (CustomerHeader) may only order for themselves.
 func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderRequest) (*orderv1.CreateOrderResponse, error) {
-	cr := CreateRequest{CustomerID: req.GetCustomerId(), Currency: req.GetCurrency(), Address: req.GetShippingAddress()}
+	caller, err := callerFromMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	customer, err := caller.CustomerFor(req.GetCustomerId())
+	if err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "customer_id = %q: %s may only order for %q", truncate(req.GetCustomerId()), CustomerHeader, truncate(caller.Customer))
+	}
+	cr := CreateRequest{CustomerID: customer, Currency: req.GetCurrency(), Address: req.GetShippingAddress()}
 	for _, it := range req.GetItems() {
 		cr.Items = append(cr.Items, Item{ProductID: it.GetProductId(), Quantity: it.GetQuantity()})
 	}
@@ -188,14 +197,24 @@ func (s *Service) commitCreates(batch []*createJob) {
 	}
 }
 
-// GetOrder folds the order's events and adds the saga step.
+// GetOrder folds the order's events and adds the saga step. A verified
+// customer gets PermissionDenied for another customer's order, the same
+// answer CancelOrder gives (order ids are 128 random bits, so the
+// difference from NotFound reveals nothing guessable).
 func (s *Service) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*orderv1.Order, error) {
+	caller, err := callerFromMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if req.GetOrderId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "order_id is empty")
 	}
 	o, err := s.Load(ctx, req.GetOrderId())
 	if err != nil {
 		return nil, err
+	}
+	if !caller.MayAccess(o.CustomerID) {
+		return nil, status.Errorf(codes.PermissionDenied, "order %q: %v", truncate(o.ID), ErrForeignCustomer)
 	}
 	var step string
 	if err := s.cfg.DB.QueryRow(ctx, `SELECT state FROM sagas WHERE order_id = ?`, o.ID).Scan(&step); err != nil {
@@ -237,6 +256,10 @@ func (s *Service) Load(ctx context.Context, id string) (*Order, error) {
 
 // CancelOrder compensates an order that has not reached shipment.
 func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderRequest) (*orderv1.Order, error) {
+	caller, err := callerFromMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if req.GetOrderId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "order_id is empty")
 	}
@@ -244,11 +267,14 @@ func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderReque
 		return nil, status.Errorf(codes.InvalidArgument, "reason is %d bytes: at most %d allowed", len(req.GetReason()), MaxTextLen)
 	}
 	var notCancellable State
-	err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+	err = s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
 		s.afterCommit(tx)
 		saga, err := loadSaga(ctx, tx, req.GetOrderId())
 		if err != nil {
 			return err
+		}
+		if !caller.MayAccess(saga.CustomerID) {
+			return ErrForeignCustomer
 		}
 		ctx = telemetry.WithCorrelationID(ctx, saga.CorrelationID)
 		now := s.cfg.Now()
@@ -265,6 +291,8 @@ func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderReque
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, status.Errorf(codes.NotFound, "order %q not found", truncate(req.GetOrderId()))
+	case errors.Is(err, ErrForeignCustomer):
+		return nil, status.Errorf(codes.PermissionDenied, "order %q: %v", truncate(req.GetOrderId()), err)
 	case err != nil:
 		s.cfg.Logger.ErrorContext(ctx, "cancel failed", "error", err)
 		return nil, status.Error(codes.Internal, "could not cancel the order")
