@@ -343,6 +343,26 @@ func checkProd(t *testing.T, e *env, cfg *stacks.Config) {
 		}
 	}
 
+	// End-user JWT at the edge: accepted by the upstream Istio CRDs, with the
+	// verified subject forwarded to the order service.
+	ras := e.kube.items("/apis/security.istio.io/v1/namespaces/" + cfg.Namespaces.Ingress + "/requestauthentications")
+	if len(ras) != 1 {
+		t.Fatalf("want one RequestAuthentication at the ingress gateway, got %d", len(ras))
+	}
+	rules, _ := field(ras[0], "spec", "jwtRules").([]any)
+	if len(rules) != 1 || rules[0].(map[string]any)["issuer"] != cfg.Mesh.JWT.Issuer || rules[0].(map[string]any)["outputClaimToHeaders"] == nil {
+		t.Errorf("jwtRules = %v, want issuer %s with outputClaimToHeaders", rules, cfg.Mesh.JWT.Issuer)
+	}
+	denyWithoutToken := false
+	for _, ap := range e.kube.items("/apis/security.istio.io/v1/namespaces/" + cfg.Namespaces.Ingress + "/authorizationpolicies") {
+		if field(ap, "spec", "action") == "DENY" {
+			denyWithoutToken = true
+		}
+	}
+	if !denyWithoutToken {
+		t.Error("no DENY AuthorizationPolicy requiring a token at the ingress gateway")
+	}
+
 	// Canary routing: header canary=true to v2, the rest split 95/5.
 	for _, vs := range e.kube.items("/apis/networking.istio.io/v1/namespaces/" + cfg.Namespaces.Apps + "/virtualservices") {
 		name, _ := field(vs, "metadata", "name").(string)
