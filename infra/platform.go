@@ -140,6 +140,21 @@ func vaultArgs(cfg *stacks.Config, adminToken pulumi.StringInput) *vault.Args {
 	return a
 }
 
+// serviceEnv is how every service finds the platform: the Kafka bootstrap
+// servers and the OTel collector (apps/README.md lists the variables).
+func serviceEnv(cfg *stacks.Config) map[string][]service.EnvVar {
+	brokers, _ := kafka.BootstrapAddresses(kafkaArgs(cfg))
+	out := map[string][]service.EnvVar{}
+	for _, name := range cfg.SortedServiceNames() {
+		env := []service.EnvVar{{Name: "ORDERMESH_KAFKA_BROKERS", Value: brokers}}
+		if cfg.Observability.Enabled {
+			env = append(env, service.EnvVar{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: fmt.Sprintf("http://%s:%d", collectorHost(cfg), cfg.Observability.CollectorPort)})
+		}
+		out[name] = env
+	}
+	return out
+}
+
 // vaultSecretPaths are the secrets (below each service's Vault prefix) the
 // agent injector renders into a service's pods.
 var vaultSecretPaths = map[string][]string{
@@ -204,8 +219,9 @@ func newServices(ctx *pulumi.Context, cfg *stacks.Config, p *platform, deps []pu
 		}
 		annotations[name] = a
 	}
+	env := serviceEnv(cfg)
 	for _, name := range cfg.SortedServiceNames() {
-		args, err := service.ArgsFromConfig(cfg, name, service.Platform{PodAnnotations: annotations})
+		args, err := service.ArgsFromConfig(cfg, name, service.Platform{PodAnnotations: annotations, Env: env})
 		if err != nil {
 			return err
 		}

@@ -313,6 +313,14 @@ func operatorValues(a *Args) pulumi.Map {
 	}
 }
 
+// BootstrapAddresses returns the plain and TLS bootstrap addresses the
+// cluster NewKafka creates from args will have (known before it exists).
+func BootstrapAddresses(args *Args) (plain, tls string) {
+	a := *args
+	a.applyDefaults()
+	return a.bootstrap()
+}
+
 func (a *Args) bootstrap() (plain, tls string) {
 	host := fmt.Sprintf("%s-kafka-bootstrap.%s.svc", a.ClusterName, a.Namespace)
 	return host + ":" + strconv.Itoa(a.PlainPort), host + ":" + strconv.Itoa(a.TLSPort)
