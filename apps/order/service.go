@@ -199,7 +199,7 @@ func (s *Service) commitCreates(batch []*createJob) {
 
 // GetOrder folds the order's events and adds the saga step. A verified
 // customer gets PermissionDenied for another customer's order, the same
-// answer CancelOrder gives (order ids are 128 random bits, so the
+// answer CancelOrder gives (order ids carry 80 random bits, so the
 // difference from NotFound reveals nothing guessable).
 func (s *Service) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*orderv1.Order, error) {
 	caller, err := callerFromMetadata(ctx)

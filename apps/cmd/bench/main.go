@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -118,8 +119,12 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	cpu0 := cpuTime()
 	full := run(*orders, 0)
 	pprof.StopCPUProfile()
+	// Process CPU per saga does not depend on what else the machine runs,
+	// unlike sagas/s on a shared machine.
+	cpuPerSaga := (cpuTime() - cpu0) / time.Duration(*orders)
 	fullSustained := sustained
 	log.Printf("full speed: %v; %.0f sagas/s until the read model and e-mails caught up", full, fullSustained)
 	if wals, _ := filepath.Glob(filepath.Join(dir, "*-wal")); len(wals) > 0 {
@@ -147,6 +152,8 @@ func main() {
 	fmt.Println("| measure | value |")
 	fmt.Println("| --- | --- |")
 	fmt.Printf("| completed sagas/s, full speed (%d orders, %d callers) | %.0f |\n", full.Orders, *concurrency, full.Throughput)
+	fmt.Printf("| process CPU (user+sys) per saga, full speed | %.0f µs |\n", float64(cpuPerSaga.Nanoseconds())/1000)
+	fmt.Printf("| CPU-bound ceiling on %d cores (cores ÷ CPU per saga) | %.0f sagas/s |\n", runtime.NumCPU(), float64(runtime.NumCPU())/cpuPerSaga.Seconds())
 	fmt.Printf("| sustained sagas/s including read model and e-mails catching up | %.0f |\n", fullSustained)
 	fmt.Printf("| end-to-end latency at full speed p50 / p99 (64 callers queueing) | %s / %s |\n", ms(full.P50), ms(full.P99))
 	fmt.Printf("| end-to-end latency at half the sustained rate (%.0f orders/s offered, %d orders) p50 / p99 / max | %s / %s / %s |\n", half, halfRes.Orders, ms(halfRes.P50), ms(halfRes.P99), ms(halfRes.Max))
@@ -183,6 +190,15 @@ func waitQuiet(ctx context.Context, sys *system.System, placed int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("read model and e-mails did not catch up with %d orders", placed)
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

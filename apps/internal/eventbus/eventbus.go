@@ -332,11 +332,7 @@ func (c *Consumer) commit(ctx context.Context) error {
 
 // apply runs the handler for one message unless it was processed before.
 func (c *Consumer) apply(ctx context.Context, tx *store.Tx, d Delivery) error {
-	hdr := propagation.MapCarrier{}
-	for _, h := range d.Msg.Headers {
-		hdr[h.Key] = string(h.Value)
-	}
-	mctx := propagation.TraceContext{}.Extract(ctx, hdr)
+	mctx := propagation.TraceContext{}.Extract(ctx, outbox.HeaderCarrier{Headers: &d.Msg.Headers})
 	mctx = telemetry.WithCorrelationID(mctx, d.Env.GetCorrelationId())
 	mctx, span := c.cfg.Tracer.Start(mctx, "consume "+d.Env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("messaging.destination.name", d.Msg.Topic), attribute.String("messaging.consumer.group.name", c.cfg.Group),

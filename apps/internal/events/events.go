@@ -32,10 +32,23 @@ func SchemaVersion(msg proto.Message) uint32 {
 	return 1
 }
 
-// NewID returns a random 128-bit id in hex.
+// NewID returns a 128-bit id in hex: the Unix time in milliseconds (48
+// bits, big-endian) followed by 80 random bits, like UUIDv7. Ids made later
+// sort later, so the B-tree inserts keyed by them (order ids, event ids in
+// processed_events) land on the rightmost pages instead of a random page
+// each: commits write and cache far fewer pages. 80 random bits per
+// millisecond keep ids unguessable and collisions negligible.
 func NewID() string {
+	return newID(time.Now())
+}
+
+func newID(now time.Time) string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	ms := uint64(now.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+	}
+	if _, err := rand.Read(b[6:]); err != nil {
 		panic(fmt.Sprintf("events: crypto/rand: %v", err)) // cannot happen on supported platforms
 	}
 	return hex.EncodeToString(b[:])

@@ -8,7 +8,10 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -46,12 +49,12 @@ func Add(ctx context.Context, tx *store.Tx, payload proto.Message, m events.Meta
 	if err != nil {
 		return fmt.Errorf("outbox: marshal envelope: %w", err)
 	}
-	hdr := map[string]string{HeaderType: env.GetType(), HeaderID: env.GetId(), HeaderCorrelationID: m.CorrelationID}
-	propagation.TraceContext{}.Inject(ctx, propagation.MapCarrier(hdr))
-	hraw, err := json.Marshal(hdr)
-	if err != nil {
-		return fmt.Errorf("outbox: marshal headers: %w", err)
-	}
+	hdr := make([]kafka.Header, 3, 5)
+	hdr[0] = kafka.Header{Key: HeaderType, Value: []byte(env.GetType())}
+	hdr[1] = kafka.Header{Key: HeaderID, Value: []byte(env.GetId())}
+	hdr[2] = kafka.Header{Key: HeaderCorrelationID, Value: []byte(m.CorrelationID)}
+	propagation.TraceContext{}.Inject(ctx, HeaderCarrier{&hdr})
+	hraw := encodeHeaders(hdr)
 	if _, err := tx.Exec(ctx, `INSERT INTO outbox (topic, msg_key, payload, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
 		topic, m.AggregateID, raw, hraw, now.UnixNano()); err != nil {
 		return fmt.Errorf("outbox: insert %s: %w", env.GetType(), err)
@@ -81,6 +84,13 @@ type Relay struct {
 	published   map[int64]struct{}
 	lastDelete  time.Time
 	deleteEvery time.Duration
+	// highWater is the largest id published (SQLite only). SQLite runs one
+	// transaction at a time and AUTOINCREMENT never reuses ids, so no row
+	// below it can still commit: the relay reads past it instead of
+	// re-reading (and skipping) everything published but not yet deleted,
+	// and deletes with one range instead of an id list. PostgreSQL commits
+	// concurrently (ids can commit out of order), so it keeps the id set.
+	highWater int64
 }
 
 // Wake tells a relay that rows were committed, so it need not wait for its
@@ -144,7 +154,15 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	rows, err := r.DB.Query(ctx, `SELECT id, topic, msg_key, payload, headers FROM outbox ORDER BY id LIMIT ?`, r.Batch+len(r.published))
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if r.DB.Dialect() == store.SQLite {
+		rows, err = r.DB.Query(ctx, `SELECT id, topic, msg_key, payload, headers FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, r.highWater, r.Batch)
+	} else {
+		rows, err = r.DB.Query(ctx, `SELECT id, topic, msg_key, payload, headers FROM outbox ORDER BY id LIMIT ?`, r.Batch+len(r.published))
+	}
 	if err != nil {
 		return 0, fmt.Errorf("outbox: select: %w", err)
 	}
@@ -165,15 +183,12 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		if _, done := r.published[id]; done {
 			continue
 		}
-		hdr := map[string]string{}
-		if err := json.Unmarshal(hb, &hdr); err != nil {
+		hdr, err := decodeHeaders(hb)
+		if err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("outbox: row %d headers: %w", id, err)
 		}
-		m := kafka.Message{Topic: topic, Key: []byte(key), Value: payload}
-		for k, v := range hdr {
-			m.Headers = append(m.Headers, kafka.Header{Key: k, Value: []byte(v)})
-		}
+		m := kafka.Message{Topic: topic, Key: []byte(key), Value: payload, Headers: hdr}
 		ids = append(ids, id)
 		msgs = append(msgs, m)
 	}
@@ -189,6 +204,7 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	for _, id := range ids {
 		r.published[id] = struct{}{}
 	}
+	r.highWater = max(r.highWater, ids[len(ids)-1])
 	return len(msgs), nil
 }
 
@@ -196,6 +212,13 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 func (r *Relay) Compact(ctx context.Context) error {
 	r.lastDelete = time.Now()
 	if len(r.published) == 0 {
+		return nil
+	}
+	if r.DB.Dialect() == store.SQLite {
+		if _, err := r.DB.Exec(ctx, `DELETE FROM outbox WHERE id <= ?`, r.highWater); err != nil {
+			return fmt.Errorf("outbox: delete published: %w", err)
+		}
+		clear(r.published)
 		return nil
 	}
 	ids := make([]int64, 0, len(r.published))
@@ -224,4 +247,99 @@ func deleteIDs(ctx context.Context, db *store.DB, ids []int64) error {
 		ids = ids[n:]
 	}
 	return nil
+}
+
+// HeaderCarrier lets OpenTelemetry propagation read and write Kafka headers
+// in place (no map per message).
+type HeaderCarrier struct{ Headers *[]kafka.Header }
+
+// Get returns the value of the first header named key.
+func (c HeaderCarrier) Get(key string) string {
+	for _, h := range *c.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// Set replaces the header named key, or appends it.
+func (c HeaderCarrier) Set(key, value string) {
+	for i, h := range *c.Headers {
+		if h.Key == key {
+			(*c.Headers)[i].Value = []byte(value)
+			return
+		}
+	}
+	*c.Headers = append(*c.Headers, kafka.Header{Key: key, Value: []byte(value)})
+}
+
+// Keys lists the header names.
+func (c HeaderCarrier) Keys() []string {
+	keys := make([]string, len(*c.Headers))
+	for i, h := range *c.Headers {
+		keys[i] = h.Key
+	}
+	return keys
+}
+
+// headersV1 marks the binary header encoding: after it, each header is its
+// key and its value, each preceded by its length as a uvarint. Rows written
+// before it hold a JSON object, which starts with '{'.
+const headersV1 = 0x01
+
+func encodeHeaders(hdr []kafka.Header) []byte {
+	n := 1
+	for _, h := range hdr {
+		n += 2*binary.MaxVarintLen32 + len(h.Key) + len(h.Value)
+	}
+	b := make([]byte, 1, n)
+	b[0] = headersV1
+	for _, h := range hdr {
+		b = binary.AppendUvarint(b, uint64(len(h.Key)))
+		b = append(b, h.Key...)
+		b = binary.AppendUvarint(b, uint64(len(h.Value)))
+		b = append(b, h.Value...)
+	}
+	return b
+}
+
+func decodeHeaders(b []byte) ([]kafka.Header, error) {
+	if len(b) > 0 && b[0] == '{' {
+		var legacy map[string]string
+		if err := json.Unmarshal(b, &legacy); err != nil {
+			return nil, err
+		}
+		hdr := make([]kafka.Header, 0, len(legacy))
+		for k, v := range legacy {
+			hdr = append(hdr, kafka.Header{Key: k, Value: []byte(v)})
+		}
+		return hdr, nil
+	}
+	if len(b) == 0 || b[0] != headersV1 {
+		return nil, errors.New("unknown header encoding")
+	}
+	b = b[1:]
+	var hdr []kafka.Header
+	next := func() ([]byte, error) {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			return nil, errors.New("truncated headers")
+		}
+		v := b[w : w+int(n)]
+		b = b[w+int(n):]
+		return v, nil
+	}
+	for len(b) > 0 {
+		k, err := next()
+		if err != nil {
+			return nil, err
+		}
+		v, err := next()
+		if err != nil {
+			return nil, err
+		}
+		hdr = append(hdr, kafka.Header{Key: string(k), Value: v})
+	}
+	return hdr, nil
 }

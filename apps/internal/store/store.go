@@ -67,7 +67,7 @@ var _ Store = (*DB)(nil)
 // is written before commit returns); only an OS crash can lose the last
 // commits, which is the documented WAL trade-off.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=cache_size(-16384)&_txlock=immediate"
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite %q: %w", path, err)
@@ -198,6 +198,17 @@ type Tx struct {
 	db *DB
 	// onCommit callbacks run after a successful commit (e.g. wake the relay).
 	onCommit []func()
+	// stmts are this transaction's handles on the prepared statements: a
+	// consumed batch runs the same few statements hundreds of times, and
+	// binding a statement to the transaction allocates each time.
+	stmts map[string]*sql.Stmt
+	// quiet is the transaction's context without cancellation (SQLite
+	// only): modernc.org/sqlite starts a watcher goroutine and a progress
+	// handler for every statement run with a cancellable context, which cost
+	// more than the statements of a saga step. Cancellation still ends the
+	// transaction: database/sql rolls it back when the BeginTx context ends,
+	// and a statement whose own context is already done is not run.
+	quiet context.Context
 }
 
 // InTx runs fn in one transaction; fn's error rolls it back.
@@ -210,6 +221,9 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	tx := &Tx{tx: stx, db: d}
+	if d.dialect == SQLite {
+		tx.quiet = context.WithoutCancel(ctx)
+	}
 	if err := fn(tx); err != nil {
 		if rerr := stx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
@@ -242,15 +256,32 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if t.db.dialect != SQLite {
 		return nil // pgx caches prepared statements per connection itself
 	}
+	if st, ok := t.stmts[q]; ok {
+		return st
+	}
 	if st, ok := t.db.stmts.Load(q); ok {
-		return t.tx.StmtContext(ctx, st.(*sql.Stmt))
+		if t.stmts == nil {
+			t.stmts = map[string]*sql.Stmt{}
+		}
+		tst := t.tx.StmtContext(ctx, st.(*sql.Stmt))
+		t.stmts[q] = tst
+		return tst
 	}
 	t.db.pending.Store(q, struct{}{})
 	return nil
 }
 
+// stmtCtx is the context to run a statement with: quiet unless ctx is done.
+func (t *Tx) stmtCtx(ctx context.Context) context.Context {
+	if t.quiet == nil || ctx.Err() != nil {
+		return ctx
+	}
+	return t.quiet
+}
+
 // Exec runs a statement in the transaction.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.stmtCtx(ctx)
 	q = t.db.Rebind(q)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -260,6 +291,7 @@ func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error
 
 // QueryRow runs a single-row read in the transaction.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.stmtCtx(ctx)
 	q = t.db.Rebind(q)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -269,6 +301,7 @@ func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Query runs a read in the transaction.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = t.stmtCtx(ctx)
 	q = t.db.Rebind(q)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -278,16 +311,17 @@ func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 
 // Savepoint runs fn inside a savepoint so its failure undoes only its own work.
 func (t *Tx) Savepoint(ctx context.Context, name string, fn func() error) error {
-	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+	// Through Exec, so the (constant) savepoint statements are prepared once.
+	if _, err := t.Exec(ctx, "SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("store: savepoint: %w", err)
 	}
 	if err := fn(); err != nil {
-		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+		if _, rerr := t.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
 			return errors.Join(err, fmt.Errorf("store: rollback to savepoint: %w", rerr))
 		}
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+	if _, err := t.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("store: release savepoint: %w", err)
 	}
 	return nil
