@@ -49,7 +49,7 @@ CORE_TOOLS := $(BIN)/pulumi $(BIN)/pulumi-language-go $(BIN)/pulumi-resource-kub
 	$(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler \
 	$(BIN)/kwok $(BIN)/localcluster
 
-.PHONY: help tools up preview down test test-unit test-e2e plugins cluster-up cluster-down
+.PHONY: help tools up preview down test test-unit test-e2e plugins cluster-up cluster-down stack-select bench-preview
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
