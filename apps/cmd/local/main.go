@@ -76,7 +76,7 @@ func run(dir, orderAddr, queryAddr, metricsAddr string, declineAbove int64, late
 	reg := prometheus.NewRegistry()
 	metrics := telemetry.NewMetrics(reg)
 
-	k, err := system.StartKafka(ctx)
+	k, err := system.StartKafka(ctx, 0)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/ordermesh/ordermesh/apps/internal/topics"
 )
 
-// Partitions per topic in the local cluster.
+// Partitions per topic in the local cluster unless StartKafka is told otherwise.
 const Partitions = 6
 
 // Kafka is an in-process 3-broker Kafka-protocol cluster (kfake) on 127.0.0.1
@@ -21,14 +21,18 @@ type Kafka struct {
 	Brokers []string
 }
 
-// StartKafka starts the cluster and creates the topics.
-func StartKafka(ctx context.Context) (*Kafka, error) {
+// StartKafka starts the cluster and creates the topics with the given
+// number of partitions each (0: Partitions).
+func StartKafka(ctx context.Context, partitions int) (*Kafka, error) {
+	if partitions <= 0 {
+		partitions = Partitions
+	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("system: start kfake: %w", err)
 	}
 	k := &Kafka{cluster: c, Brokers: c.ListenAddrs()}
-	if err := topics.Create(ctx, k.Brokers[0], Partitions, 3); err != nil {
+	if err := topics.Create(ctx, k.Brokers[0], partitions, 3); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func start(t *testing.T, b backend, opts ...option) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	k, err := system.StartKafka(ctx)
+	k, err := system.StartKafka(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
