@@ -329,7 +329,7 @@ func (s *Service) Handle(ctx context.Context, tx *store.Tx, d eventbus.Delivery)
 // SweepTimeouts compensates or resends the steps of sagas past their deadline.
 func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
-	rows, err := s.cfg.DB.Query(ctx, `SELECT order_id FROM sagas WHERE state NOT IN ('completed', 'rejected', 'cancelled') AND deadline < ? LIMIT 500`, now.UnixNano())
+	rows, err := s.cfg.DB.Query(ctx, `SELECT order_id FROM sagas WHERE state <> 'completed' AND state <> 'rejected' AND state <> 'cancelled' AND deadline < ? LIMIT 500`, now.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("order: sweep: %w", err)
 	}

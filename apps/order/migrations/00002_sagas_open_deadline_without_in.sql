@@ -1,0 +1,12 @@
+-- +goose Up
+-- SQLite evaluates a partial index's NOT IN (...) by building a temporary
+-- B-tree for the list, twice on every UPDATE of a saga (old and new row):
+-- an eighth of the CPU of the whole system. The same predicate as three
+-- comparisons costs nothing. (SweepTimeouts repeats it literally, so the
+-- planner still sees the index applies.)
+DROP INDEX sagas_open_deadline;
+CREATE INDEX sagas_open_deadline ON sagas (deadline) WHERE state <> 'completed' AND state <> 'rejected' AND state <> 'cancelled';
+
+-- +goose Down
+DROP INDEX sagas_open_deadline;
+CREATE INDEX sagas_open_deadline ON sagas (deadline) WHERE state NOT IN ('completed', 'rejected', 'cancelled');
