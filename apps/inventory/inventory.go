@@ -123,33 +123,33 @@ func (s *Service) reserve(ctx context.Context, tx *store.Tx, d eventbus.Delivery
 	return s.reply(ctx, tx, d, &eventsv1.StockReserved{OrderId: c.GetOrderId()})
 }
 
-// take decrements stock for every item, or for none (savepoint) when one is
-// short; it returns the refusal reason.
+// take decrements stock for every item, or for none when one is short; it
+// returns the refusal reason. A short item undoes the decrements before it
+// with the opposite UPDATEs in the same transaction: the same effect as a
+// savepoint rollback (the rows stay locked by this transaction on
+// PostgreSQL) for two statements fewer per reservation.
 func (s *Service) take(ctx context.Context, tx *store.Tx, items []*eventsv1.LineItem) (string, error) {
-	var reason string
-	err := tx.Savepoint(ctx, "take_stock", func() error {
-		for _, it := range items {
-			res, err := tx.Exec(ctx, `UPDATE stock SET available = available - ? WHERE product_id = ? AND available >= ?`,
-				it.GetQuantity(), it.GetProductId(), it.GetQuantity())
-			if err != nil {
-				return fmt.Errorf("inventory: take %s: %w", it.GetProductId(), err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("inventory: take %s: %w", it.GetProductId(), err)
-			} else if n == 0 {
-				reason = "out of stock: " + it.GetProductId()
-				return errShort
-			}
+	for i, it := range items {
+		res, err := tx.Exec(ctx, `UPDATE stock SET available = available - ? WHERE product_id = ? AND available >= ?`,
+			it.GetQuantity(), it.GetProductId(), it.GetQuantity())
+		if err != nil {
+			return "", fmt.Errorf("inventory: take %s: %w", it.GetProductId(), err)
 		}
-		return nil
-	})
-	if errors.Is(err, errShort) {
-		return reason, nil
+		n, err := res.RowsAffected()
+		if err != nil {
+			return "", fmt.Errorf("inventory: take %s: %w", it.GetProductId(), err)
+		}
+		if n == 0 {
+			for _, back := range items[:i] {
+				if _, err := tx.Exec(ctx, `UPDATE stock SET available = available + ? WHERE product_id = ?`, back.GetQuantity(), back.GetProductId()); err != nil {
+					return "", fmt.Errorf("inventory: undo take %s: %w", back.GetProductId(), err)
+				}
+			}
+			return "out of stock: " + it.GetProductId(), nil
+		}
 	}
-	return "", err
+	return "", nil
 }
-
-var errShort = errors.New("short")
 
 func (s *Service) release(ctx context.Context, tx *store.Tx, d eventbus.Delivery, c *eventsv1.ReleaseStock) error {
 	var (

@@ -394,18 +394,21 @@ func (s *Service) emit(ctx context.Context, tx *store.Tx, saga *Saga, seq int64,
 			return err
 		}
 		if topic == topics.OrderEvents {
-			if seq < 0 {
-				if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM order_events WHERE order_id = ?`, saga.OrderID).Scan(&seq); err != nil {
-					return fmt.Errorf("order: stream length: %w", err)
-				}
-			}
 			raw, err := proto.Marshal(msg)
 			if err != nil {
 				return fmt.Errorf("order: marshal %T: %w", msg, err)
 			}
-			seq++
-			if _, err := tx.Exec(ctx, `INSERT INTO order_events (order_id, seq, event_type, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
-				saga.OrderID, seq, events.TypeOf(msg), raw, now.UnixNano()); err != nil {
+			if seq < 0 {
+				// The next sequence number is read in the insert itself: one
+				// statement instead of a COUNT(*) and an insert.
+				_, err = tx.Exec(ctx, `INSERT INTO order_events (order_id, seq, event_type, payload, created_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?), ?, ?, ?)`,
+					saga.OrderID, saga.OrderID, events.TypeOf(msg), raw, now.UnixNano())
+			} else {
+				seq++
+				_, err = tx.Exec(ctx, `INSERT INTO order_events (order_id, seq, event_type, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
+					saga.OrderID, seq, events.TypeOf(msg), raw, now.UnixNano())
+			}
+			if err != nil {
 				return fmt.Errorf("order: append %T: %w", msg, err)
 			}
 			s.observeEnd(ctx, saga, msg, now)

@@ -85,11 +85,13 @@ type Relay struct {
 	lastDelete  time.Time
 	deleteEvery time.Duration
 	// highWater is the largest id published (SQLite only). SQLite runs one
-	// transaction at a time and AUTOINCREMENT never reuses ids, so no row
-	// below it can still commit: the relay reads past it instead of
-	// re-reading (and skipping) everything published but not yet deleted,
-	// and deletes with one range instead of an id list. PostgreSQL commits
-	// concurrently (ids can commit out of order), so it keeps the id set.
+	// transaction at a time and a new rowid is max(rowid) + 1, which never
+	// falls to or below highWater because Compact keeps the row at highWater:
+	// so no row below it can still commit, and the relay reads past it
+	// instead of re-reading (and skipping) everything published but not yet
+	// deleted, and deletes with one range instead of an id list. PostgreSQL
+	// commits concurrently (ids can commit out of order), so it keeps the id
+	// set.
 	highWater int64
 }
 
@@ -215,7 +217,11 @@ func (r *Relay) Compact(ctx context.Context) error {
 		return nil
 	}
 	if r.DB.Dialect() == store.SQLite {
-		if _, err := r.DB.Exec(ctx, `DELETE FROM outbox WHERE id <= ?`, r.highWater); err != nil {
+		// The row at highWater stays (the next Compact after a later publish
+		// deletes it): were the table empty, SQLite would hand out ids from 1
+		// again, below highWater, and the relay would never read them. After a
+		// restart it is published once more (at-least-once, as always).
+		if _, err := r.DB.Exec(ctx, `DELETE FROM outbox WHERE id < ?`, r.highWater); err != nil {
 			return fmt.Errorf("outbox: delete published: %w", err)
 		}
 		clear(r.published)

@@ -309,24 +309,6 @@ func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
-// Savepoint runs fn inside a savepoint so its failure undoes only its own work.
-func (t *Tx) Savepoint(ctx context.Context, name string, fn func() error) error {
-	// Through Exec, so the (constant) savepoint statements are prepared once.
-	if _, err := t.Exec(ctx, "SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("store: savepoint: %w", err)
-	}
-	if err := fn(); err != nil {
-		if _, rerr := t.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
-			return errors.Join(err, fmt.Errorf("store: rollback to savepoint: %w", rerr))
-		}
-		return err
-	}
-	if _, err := t.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("store: release savepoint: %w", err)
-	}
-	return nil
-}
-
 // OnCommit registers f to run after the transaction commits.
 func (t *Tx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }
 
