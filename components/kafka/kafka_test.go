@@ -2,57 +2,25 @@ package kafka
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/ordermesh/ordermesh/components/internal/pulumimock"
 	"github.com/ordermesh/ordermesh/components/versions"
 	"github.com/ordermesh/ordermesh/components/versions/crdcheck"
 )
 
-// recorded is one resource registered during a mocked run.
-type recorded struct {
-	typ, name, parent string
-	inputs            map[string]any
-}
-
-type mocks struct {
-	mu        sync.Mutex
-	resources []recorded
-}
-
-func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	parent := ""
-	if args.RegisterRPC != nil {
-		parent = args.RegisterRPC.GetParent()
-	}
-	m.resources = append(m.resources, recorded{typ: args.TypeToken, name: args.Name, parent: parent, inputs: args.Inputs.Mappable()})
-	return args.Name + "-id", args.Inputs, nil
-}
-
-func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return args.Args, nil
-}
-
-func (m *mocks) ofType(typ string) []recorded {
-	var out []recorded
-	for _, r := range m.resources {
-		if r.typ == typ {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+type (
+	recorded = pulumimock.Resource
+	mocks    struct{ pulumimock.Monitor }
+)
 
 func (m *mocks) cr(kind, name string) (map[string]any, bool) {
-	for _, r := range m.resources {
-		md, _ := r.inputs["metadata"].(map[string]any)
-		if strings.HasSuffix(r.typ, ":"+kind) && md["name"] == name {
-			return r.inputs, true
+	for _, r := range m.Resources {
+		md, _ := r.Inputs["metadata"].(map[string]any)
+		if strings.HasSuffix(r.Type, ":"+kind) && md["name"] == name {
+			return r.Inputs, true
 		}
 	}
 	return nil, false
@@ -114,15 +82,15 @@ func TestNewKafkaCreatesDevCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pools := m.ofType(crType + "KafkaNodePool")
+	pools := m.OfType(crType + "KafkaNodePool")
 	if len(pools) != 1 {
 		t.Fatalf("want 1 node pool, got %d", len(pools))
 	}
-	spec := pools[0].inputs["spec"].(map[string]any)
+	spec := pools[0].Inputs["spec"].(map[string]any)
 	if spec["replicas"] != 1.0 || len(spec["roles"].([]any)) != 2 || spec["storage"].(map[string]any)["type"] != "ephemeral" {
 		t.Errorf("dev pool spec = %v, want 1 dual-role ephemeral node", spec)
 	}
-	if got := pools[0].inputs["metadata"].(map[string]any)["labels"].(map[string]any)[ClusterLabel]; got != "ordermesh" {
+	if got := pools[0].Inputs["metadata"].(map[string]any)["labels"].(map[string]any)[ClusterLabel]; got != "ordermesh" {
 		t.Errorf("pool cluster label = %v", got)
 	}
 	kafka, ok := m.cr("Kafka", "ordermesh")
@@ -134,10 +102,10 @@ func TestNewKafkaCreatesDevCluster(t *testing.T) {
 		t.Errorf("dev config = %v", cfg)
 	}
 	// 3 topics + 2 dead-letter topics.
-	if n := len(m.ofType(crType + "KafkaTopic")); n != 5 {
+	if n := len(m.OfType(crType + "KafkaTopic")); n != 5 {
 		t.Errorf("want 5 topics, got %d", n)
 	}
-	if n := len(m.ofType(crType + "KafkaUser")); n != 3 {
+	if n := len(m.OfType(crType + "KafkaUser")); n != 3 {
 		t.Errorf("want 3 users, got %d", n)
 	}
 }
@@ -201,9 +169,9 @@ func TestNewKafkaPutsUsersWhereServicesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range m.ofType(crType + "KafkaUser") {
-		if ns := u.inputs["metadata"].(map[string]any)["namespace"]; ns != "orders" {
-			t.Errorf("KafkaUser %s in namespace %v, want orders", u.name, ns)
+	for _, u := range m.OfType(crType + "KafkaUser") {
+		if ns := u.Inputs["metadata"].(map[string]any)["namespace"]; ns != "orders" {
+			t.Errorf("KafkaUser %s in namespace %v, want orders", u.Name, ns)
 		}
 	}
 	kafka, _ := m.cr("Kafka", "ordermesh")
@@ -211,7 +179,7 @@ func TestNewKafkaPutsUsersWhereServicesRun(t *testing.T) {
 	if uo["watchedNamespace"] != "orders" {
 		t.Errorf("userOperator = %v", uo)
 	}
-	chart := m.ofType("kubernetes:helm.sh/v4:Chart")[0].inputs["values"].(map[string]any)
+	chart := m.OfType("kubernetes:helm.sh/v4:Chart")[0].Inputs["values"].(map[string]any)
 	if w := chart["watchNamespaces"].([]any); len(w) != 1 || w[0] != "orders" {
 		t.Errorf("operator watchNamespaces = %v, want [orders]", w)
 	}
@@ -225,11 +193,11 @@ func TestNewKafkaInstallsPinnedOperatorChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	charts := m.ofType("kubernetes:helm.sh/v4:Chart")
+	charts := m.OfType("kubernetes:helm.sh/v4:Chart")
 	if len(charts) != 1 {
 		t.Fatalf("want 1 chart, got %d", len(charts))
 	}
-	in := charts[0].inputs
+	in := charts[0].Inputs
 	if in["chart"] != versions.StrimziOperator.Repo || in["version"] != versions.StrimziOperator.Version || in["namespace"] != "kafka" {
 		t.Errorf("chart inputs = %v", in)
 	}
@@ -246,12 +214,12 @@ func TestNewKafkaWithoutOperatorsCreatesNoCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.resources {
-		if strings.Contains(r.typ, "helm") {
-			t.Errorf("chart resource %s %s created with InstallOperators=false", r.typ, r.name)
+	for _, r := range m.Resources {
+		if strings.Contains(r.Type, "helm") {
+			t.Errorf("chart resource %s %s created with InstallOperators=false", r.Type, r.Name)
 		}
 	}
-	if len(m.ofType(crType+"Kafka")) != 1 {
+	if len(m.OfType(crType+"Kafka")) != 1 {
 		t.Error("Kafka resource missing")
 	}
 }
@@ -261,12 +229,12 @@ func TestNewKafkaParentsEveryChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.resources {
-		if r.typ == "ordermesh:kafka:Kafka" {
+	for _, r := range m.Resources {
+		if r.Type == "ordermesh:kafka:Kafka" {
 			continue
 		}
-		if !strings.HasSuffix(r.parent, "ordermesh:kafka:Kafka::kafka") {
-			t.Errorf("%s %s has parent %q", r.typ, r.name, r.parent)
+		if !strings.HasSuffix(r.Parent, "ordermesh:kafka:Kafka::kafka") {
+			t.Errorf("%s %s has parent %q", r.Type, r.Name, r.Parent)
 		}
 	}
 }
@@ -386,8 +354,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 			}
 			// NewKafka must refuse the same args before creating anything.
 			m, _, runErr := run(t, &tt.args)
-			if runErr == nil || len(m.resources) != 0 {
-				t.Errorf("NewKafka: err=%v, %d resources", runErr, len(m.resources))
+			if runErr == nil || len(m.Resources) != 0 {
+				t.Errorf("NewKafka: err=%v, %d resources", runErr, len(m.Resources))
 			}
 		})
 	}
@@ -409,13 +377,13 @@ func TestRenderedResourcesMatchUpstreamCRDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := 0
-			for _, r := range m.resources {
-				if !strings.HasPrefix(r.typ, crType) {
+			for _, r := range m.Resources {
+				if !strings.HasPrefix(r.Type, crType) {
 					continue
 				}
 				n++
-				for _, e := range set.Validate(r.inputs) {
-					t.Errorf("%s: %v", r.name, e)
+				for _, e := range set.Validate(r.Inputs) {
+					t.Errorf("%s: %v", r.Name, e)
 				}
 			}
 			if n == 0 {

@@ -2,56 +2,27 @@ package mesh
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/ordermesh/ordermesh/components/internal/pulumimock"
 	"github.com/ordermesh/ordermesh/components/versions"
 	"github.com/ordermesh/ordermesh/components/versions/crdcheck"
 )
 
-type recorded struct {
-	typ, name, parent string
-	inputs            map[string]any
-}
-
-type mocks struct {
-	mu        sync.Mutex
-	resources []recorded
-}
-
-func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	parent := ""
-	if args.RegisterRPC != nil {
-		parent = args.RegisterRPC.GetParent()
-	}
-	m.resources = append(m.resources, recorded{typ: args.TypeToken, name: args.Name, parent: parent, inputs: args.Inputs.Mappable()})
-	return args.Name + "-id", args.Inputs, nil
-}
-
-func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) { return args.Args, nil }
-
-func (m *mocks) ofType(typ string) []recorded {
-	var out []recorded
-	for _, r := range m.resources {
-		if r.typ == typ {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+type (
+	recorded = pulumimock.Resource
+	mocks    struct{ pulumimock.Monitor }
+)
 
 func (m *mocks) one(t *testing.T, typ string) map[string]any {
 	t.Helper()
-	rs := m.ofType(typ)
+	rs := m.OfType(typ)
 	if len(rs) != 1 {
 		t.Fatalf("want one %s, got %d", typ, len(rs))
 	}
-	return rs[0].inputs
+	return rs[0].Inputs
 }
 
 func pct(v float64) *float64 { return &v }
@@ -98,27 +69,27 @@ func TestNewMeshInstallsPinnedChartsWithTracingProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	charts := m.ofType("kubernetes:helm.sh/v4:Chart")
+	charts := m.OfType("kubernetes:helm.sh/v4:Chart")
 	if len(charts) != 3 {
 		t.Fatalf("want 3 charts, got %d", len(charts))
 	}
 	want := map[string]versions.Chart{"base": versions.IstioBase, "istiod": versions.Istiod, "gateway": versions.IstioGateway}
 	for _, c := range charts {
-		pin := want[c.inputs["chart"].(string)]
-		if c.inputs["version"] != pin.Version || c.inputs["version"] != "1.30.4" ||
-			c.inputs["repositoryOpts"].(map[string]any)["repo"] != pin.Repo {
-			t.Errorf("chart %s inputs = %v", c.name, c.inputs)
+		pin := want[c.Inputs["chart"].(string)]
+		if c.Inputs["version"] != pin.Version || c.Inputs["version"] != "1.30.4" ||
+			c.Inputs["repositoryOpts"].(map[string]any)["repo"] != pin.Repo {
+			t.Errorf("chart %s inputs = %v", c.Name, c.Inputs)
 		}
-		if c.inputs["chart"] == "istiod" {
-			mc := c.inputs["values"].(map[string]any)["meshConfig"].(map[string]any)
+		if c.Inputs["chart"] == "istiod" {
+			mc := c.Inputs["values"].(map[string]any)["meshConfig"].(map[string]any)
 			p := mc["extensionProviders"].([]any)[0].(map[string]any)
 			otel := p["opentelemetry"].(map[string]any)
 			if p["name"] != DefaultTracingProvider || otel["service"] != "otel-collector.observability.svc.cluster.local" || otel["port"] != 4317.0 {
 				t.Errorf("istiod extension provider = %v", p)
 			}
 		}
-		if c.inputs["chart"] == "gateway" && c.inputs["namespace"] != DefaultGatewayNamespace {
-			t.Errorf("gateway namespace = %v", c.inputs["namespace"])
+		if c.Inputs["chart"] == "gateway" && c.Inputs["namespace"] != DefaultGatewayNamespace {
+			t.Errorf("gateway namespace = %v", c.Inputs["namespace"])
 		}
 	}
 }
@@ -131,12 +102,12 @@ func TestNewMeshWithoutOperatorsCreatesNoCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.resources {
-		if strings.Contains(r.typ, "helm") {
-			t.Errorf("chart %s created with InstallOperators=false", r.name)
+	for _, r := range m.Resources {
+		if strings.Contains(r.Type, "helm") {
+			t.Errorf("chart %s created with InstallOperators=false", r.Name)
 		}
 	}
-	if len(m.ofType("kubernetes:security.istio.io/v1:PeerAuthentication")) != 1 {
+	if len(m.OfType("kubernetes:security.istio.io/v1:PeerAuthentication")) != 1 {
 		t.Error("PeerAuthentication missing")
 	}
 }
@@ -151,8 +122,8 @@ func TestNewMeshEnforcesStrictMTLSAndDenyByDefault(t *testing.T) {
 		t.Errorf("PeerAuthentication = %v", pa)
 	}
 	var aps []recorded
-	for _, ap := range m.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy") {
-		if ap.inputs["metadata"].(map[string]any)["name"] == "allow-nothing" {
+	for _, ap := range m.OfType("kubernetes:security.istio.io/v1:AuthorizationPolicy") {
+		if ap.Inputs["metadata"].(map[string]any)["name"] == "allow-nothing" {
 			aps = append(aps, ap)
 		}
 	}
@@ -160,15 +131,15 @@ func TestNewMeshEnforcesStrictMTLSAndDenyByDefault(t *testing.T) {
 		t.Fatalf("want an allow-nothing AuthorizationPolicy per app namespace, got %d", len(aps))
 	}
 	for _, ap := range aps {
-		if len(spec(ap.inputs)) != 0 {
-			t.Errorf("allow-nothing policy must have an empty spec, got %v", spec(ap.inputs))
+		if len(spec(ap.Inputs)) != 0 {
+			t.Errorf("allow-nothing policy must have an empty spec, got %v", spec(ap.Inputs))
 		}
 	}
-	patches := m.ofType("kubernetes:core/v1:NamespacePatch")
+	patches := m.OfType("kubernetes:core/v1:NamespacePatch")
 	if len(patches) != 2 {
 		t.Fatalf("want 2 namespace patches, got %d", len(patches))
 	}
-	if l := patches[0].inputs["metadata"].(map[string]any)["labels"].(map[string]any); l["istio-injection"] != "enabled" {
+	if l := patches[0].Inputs["metadata"].(map[string]any)["labels"].(map[string]any); l["istio-injection"] != "enabled" {
 		t.Errorf("injection labels = %v", l)
 	}
 }
@@ -263,9 +234,9 @@ func TestNewMeshParentsEveryChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.resources {
-		if r.typ != "ordermesh:mesh:Mesh" && !strings.HasSuffix(r.parent, "ordermesh:mesh:Mesh::mesh") {
-			t.Errorf("%s %s has parent %q", r.typ, r.name, r.parent)
+	for _, r := range m.Resources {
+		if r.Type != "ordermesh:mesh:Mesh" && !strings.HasSuffix(r.Parent, "ordermesh:mesh:Mesh::mesh") {
+			t.Errorf("%s %s has parent %q", r.Type, r.Name, r.Parent)
 		}
 	}
 }
@@ -280,14 +251,14 @@ func TestNewMeshRequiresJWTAtIngressWhenConfigured(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ras := m.ofType("kubernetes:security.istio.io/v1:RequestAuthentication")
+			ras := m.OfType("kubernetes:security.istio.io/v1:RequestAuthentication")
 			if len(ras) != tc.want {
 				t.Fatalf("want %d RequestAuthentication, got %d", tc.want, len(ras))
 			}
 			var deny map[string]any
-			for _, ap := range m.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy") {
-				if ap.inputs["metadata"].(map[string]any)["name"] == "require-jwt" {
-					deny = spec(ap.inputs)
+			for _, ap := range m.OfType("kubernetes:security.istio.io/v1:AuthorizationPolicy") {
+				if ap.Inputs["metadata"].(map[string]any)["name"] == "require-jwt" {
+					deny = spec(ap.Inputs)
 				}
 			}
 			if tc.want == 0 {
@@ -296,7 +267,7 @@ func TestNewMeshRequiresJWTAtIngressWhenConfigured(t *testing.T) {
 				}
 				return
 			}
-			rule := spec(ras[0].inputs)["jwtRules"].([]any)[0].(map[string]any)
+			rule := spec(ras[0].Inputs)["jwtRules"].([]any)[0].(map[string]any)
 			if rule["issuer"] != "https://auth.ordermesh.example.com" || rule["jwksUri"] == "" {
 				t.Errorf("jwt rule = %v", rule)
 			}
@@ -442,8 +413,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 	}
 	m, _, runErr := run(t, args)
-	if runErr == nil || len(m.resources) != 0 {
-		t.Errorf("NewMesh: err=%v, %d resources", runErr, len(m.resources))
+	if runErr == nil || len(m.Resources) != 0 {
+		t.Errorf("NewMesh: err=%v, %d resources", runErr, len(m.Resources))
 	}
 }
 
@@ -463,13 +434,13 @@ func TestRenderedResourcesMatchUpstreamCRDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := 0
-			for _, r := range m.resources {
-				if !strings.Contains(r.typ, ".istio.io/") {
+			for _, r := range m.Resources {
+				if !strings.Contains(r.Type, ".istio.io/") {
 					continue
 				}
 				n++
-				for _, e := range set.Validate(r.inputs) {
-					t.Errorf("%s: %v", r.name, e)
+				for _, e := range set.Validate(r.Inputs) {
+					t.Errorf("%s: %v", r.Name, e)
 				}
 			}
 			if n < 5 {

@@ -4,49 +4,20 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/ordermesh/ordermesh/components/internal/pulumimock"
 	"github.com/ordermesh/ordermesh/components/versions"
 	"github.com/ordermesh/ordermesh/components/versions/crdcheck"
 )
 
-type recorded struct {
-	typ, name, parent string
-	inputs            resource.PropertyMap
-}
-
-type mocks struct {
-	mu        sync.Mutex
-	resources []recorded
-}
-
-func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	parent := ""
-	if args.RegisterRPC != nil {
-		parent = args.RegisterRPC.GetParent()
-	}
-	m.resources = append(m.resources, recorded{typ: args.TypeToken, name: args.Name, parent: parent, inputs: args.Inputs})
-	return args.Name + "-id", args.Inputs, nil
-}
-
-func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) { return args.Args, nil }
-
-func (m *mocks) ofType(typ string) []recorded {
-	var out []recorded
-	for _, r := range m.resources {
-		if r.typ == typ {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+type (
+	recorded = pulumimock.Resource
+	mocks    struct{ pulumimock.Monitor }
+)
 
 func devArgs() *Args {
 	return &Args{
@@ -86,7 +57,7 @@ func TestNewObservabilityInstallsPinnedCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	charts := m.ofType("kubernetes:helm.sh/v4:Chart")
+	charts := m.OfType("kubernetes:helm.sh/v4:Chart")
 	pins := map[string]versions.Chart{}
 	for _, c := range []versions.Chart{versions.KubePrometheusStack, versions.Tempo, versions.OTelCollector} {
 		pins[c.Name] = c
@@ -95,10 +66,10 @@ func TestNewObservabilityInstallsPinnedCharts(t *testing.T) {
 		t.Fatalf("want %d charts, got %d", len(pins), len(charts))
 	}
 	for _, c := range charts {
-		in := c.inputs.Mappable()
+		in := c.Inputs
 		pin, ok := pins[in["chart"].(string)]
 		if !ok || in["version"] != pin.Version || in["repositoryOpts"].(map[string]any)["repo"] != pin.Repo || in["namespace"] != "observability" {
-			t.Errorf("chart %s = %v", c.name, in)
+			t.Errorf("chart %s = %v", c.Name, in)
 		}
 		values := in["values"].(map[string]any)
 		switch in["chart"] {
@@ -112,7 +83,7 @@ func TestNewObservabilityInstallsPinnedCharts(t *testing.T) {
 				t.Errorf("grafana sidecar = %v", sc)
 			}
 			// The admin password must stay a Pulumi secret.
-			pw := c.inputs["values"].ObjectValue()["grafana"].ObjectValue()["adminPassword"]
+			pw := c.Props["values"].ObjectValue()["grafana"].ObjectValue()["adminPassword"]
 			if !pw.ContainsSecrets() {
 				t.Errorf("grafana adminPassword is not secret: %v", pw)
 			}
@@ -137,8 +108,8 @@ func TestNewObservabilityDefaultsToJaeger(t *testing.T) {
 		t.Fatal(err)
 	}
 	var charts []string
-	for _, c := range m.ofType("kubernetes:helm.sh/v4:Chart") {
-		in := c.inputs.Mappable()
+	for _, c := range m.OfType("kubernetes:helm.sh/v4:Chart") {
+		in := c.Inputs
 		charts = append(charts, in["chart"].(string))
 		if in["chart"] == "kube-prometheus-stack" {
 			ds := in["values"].(map[string]any)["grafana"].(map[string]any)["additionalDataSources"].([]any)[0].(map[string]any)
@@ -165,12 +136,12 @@ func TestNewObservabilityWithoutOperatorsCreatesNoCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.resources {
-		if strings.Contains(r.typ, "helm") {
-			t.Errorf("chart %s created with InstallOperators=false", r.name)
+	for _, r := range m.Resources {
+		if strings.Contains(r.Type, "helm") {
+			t.Errorf("chart %s created with InstallOperators=false", r.Name)
 		}
 	}
-	if len(m.ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")) != 1 {
+	if len(m.OfType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")) != 1 {
 		t.Error("PrometheusRule missing")
 	}
 }
@@ -180,16 +151,16 @@ func TestDashboardsAreLabelledConfigMapsWithValidJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cms := m.ofType("kubernetes:core/v1:ConfigMap")
+	cms := m.OfType("kubernetes:core/v1:ConfigMap")
 	if len(cms) != 4 {
 		t.Fatalf("want 4 dashboards, got %d", len(cms))
 	}
 	titles := map[string]bool{}
 	for _, cm := range cms {
-		in := cm.inputs.Mappable()
+		in := cm.Inputs
 		md := in["metadata"].(map[string]any)
 		if md["labels"].(map[string]any)[DashboardLabel] != "1" {
-			t.Errorf("%s lacks the %s label", cm.name, DashboardLabel)
+			t.Errorf("%s lacks the %s label", cm.Name, DashboardLabel)
 		}
 		for key, js := range in["data"].(map[string]any) {
 			var d struct {
@@ -253,11 +224,11 @@ func TestAlertRulesUseProfileThresholds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rules := m.ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+			rules := m.OfType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
 			if len(rules) != 1 {
 				t.Fatalf("want 1 PrometheusRule, got %d", len(rules))
 			}
-			b, _ := json.Marshal(rules[0].inputs.Mappable()["spec"])
+			b, _ := json.Marshal(rules[0].Inputs["spec"])
 			var spec prometheusRuleSpec
 			if err := json.Unmarshal(b, &spec); err != nil {
 				t.Fatal(err)
@@ -302,9 +273,9 @@ func TestNewObservabilityParentsEveryChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.resources {
-		if r.typ != "ordermesh:observability:Observability" && !strings.HasSuffix(r.parent, "ordermesh:observability:Observability::obs") {
-			t.Errorf("%s %s has parent %q", r.typ, r.name, r.parent)
+	for _, r := range m.Resources {
+		if r.Type != "ordermesh:observability:Observability" && !strings.HasSuffix(r.Parent, "ordermesh:observability:Observability::obs") {
+			t.Errorf("%s %s has parent %q", r.Type, r.Name, r.Parent)
 		}
 	}
 }
@@ -330,8 +301,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 	}
 	m, _, runErr := run(t, args)
-	if runErr == nil || len(m.resources) != 0 {
-		t.Errorf("NewObservability: err=%v, %d resources", runErr, len(m.resources))
+	if runErr == nil || len(m.Resources) != 0 {
+		t.Errorf("NewObservability: err=%v, %d resources", runErr, len(m.Resources))
 	}
 }
 
@@ -351,13 +322,13 @@ func TestRenderedResourcesMatchUpstreamCRDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := 0
-			for _, r := range m.resources {
-				if !strings.Contains(r.typ, "monitoring.coreos.com/") {
+			for _, r := range m.Resources {
+				if !strings.Contains(r.Type, "monitoring.coreos.com/") {
 					continue
 				}
 				n++
-				for _, e := range set.Validate(r.inputs.Mappable()) {
-					t.Errorf("%s: %v", r.name, e)
+				for _, e := range set.Validate(r.Inputs) {
+					t.Errorf("%s: %v", r.Name, e)
 				}
 			}
 			if n != 4 {
