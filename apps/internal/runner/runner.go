@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/segmentio/kafka-go"
@@ -102,19 +103,23 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	work, kill := context.WithCancel(context.WithoutCancel(ctx))
 	stop, cancelStop := context.WithCancel(work)
 	r := &Running{Name: u.Name, stop: cancelStop, kill: kill, relay: relay, writer: w}
-	r.goRun(func() error { return cons.Run(stop, work) })
-	r.goRun(func() error { return relay.Run(stop, work) })
+	r.goRun("consumer", func() error { return cons.Run(stop, work) })
+	r.goRun("relay", func() error { return relay.Run(stop, work) })
 	for _, fn := range u.Workers {
-		r.goRun(func() error { return fn(stop) })
+		r.goRun("worker", func() error { return fn(stop) })
 	}
 	return r, nil
 }
 
-func (r *Running) goRun(fn func() error) {
+// goRun runs fn with pprof labels naming the unit and the loop, so a CPU
+// profile of a process running every service splits by service.
+func (r *Running) goRun(loop string, fn func() error) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		if err := fn(); err != nil {
+		var err error
+		pprof.Do(context.Background(), pprof.Labels("unit", r.Name, "loop", loop), func(context.Context) { err = fn() })
+		if err != nil {
 			r.errMu.Lock()
 			r.errs = append(r.errs, err)
 			r.errMu.Unlock()
