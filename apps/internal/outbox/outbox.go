@@ -7,6 +7,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -14,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -55,11 +58,83 @@ func Add(ctx context.Context, tx *store.Tx, payload proto.Message, m events.Meta
 	hdr[2] = kafka.Header{Key: HeaderCorrelationID, Value: []byte(m.CorrelationID)}
 	propagation.TraceContext{}.Inject(ctx, HeaderCarrier{&hdr})
 	hraw := encodeHeaders(hdr)
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (topic, msg_key, payload, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
-		topic, m.AggregateID, raw, hraw, now.UnixNano()); err != nil {
+	res, err := tx.Exec(ctx, `INSERT INTO outbox (topic, msg_key, payload, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
+		topic, m.AggregateID, raw, hraw, now.UnixNano())
+	if err != nil {
 		return fmt.Errorf("outbox: insert %s: %w", env.GetType(), err)
 	}
+	if h, ok := tx.DB().Attached(handoffKey{}).(*handoff); ok {
+		if id, err := res.LastInsertId(); err == nil {
+			msg := kafka.Message{Topic: topic, Key: []byte(m.AggregateID), Value: raw, Headers: hdr}
+			tx.OnCommit(func() { h.push(id, msg) })
+		}
+	}
 	return nil
+}
+
+// handoff passes committed outbox rows from the transactions that wrote them
+// straight to the relay (SQLite only), so the relay need not read back what
+// its own process has just written. The table stays the record: the relay
+// reads it whenever the hand-off cannot prove it holds every row (at start,
+// after a gap or an overflow, and on every poll tick).
+type handoff struct {
+	mu       sync.Mutex
+	q        []pending
+	overflow bool
+	wake     Wake
+	limit    int
+}
+
+type handoffKey struct{}
+
+type pending struct {
+	id  int64
+	msg kafka.Message
+}
+
+func (h *handoff) push(id int64, msg kafka.Message) {
+	h.mu.Lock()
+	if len(h.q) < h.limit {
+		h.q = append(h.q, pending{id, msg})
+	} else {
+		// Publishing is stuck (brokers down): stop holding messages in
+		// memory; the relay reads them from the table when it recovers.
+		h.overflow = true
+	}
+	h.mu.Unlock()
+	h.wake.Notify()
+}
+
+// take returns up to n queued messages whose ids run on without a gap from
+// after, dropping any at or below after (the relay read them from the
+// table). ok is false when the queue cannot continue from after: a gap (a
+// commit whose hand-off has not run yet, or a row never handed off) or an
+// overflow, so the relay must read the table.
+func (h *handoff) take(after int64, n int) (ids []int64, msgs []kafka.Message, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.overflow {
+		h.q, h.overflow = h.q[:0], false
+		return nil, nil, false
+	}
+	// Commits are serial on SQLite's single connection, but their hand-off
+	// callbacks run after the connection is released and may interleave.
+	slices.SortFunc(h.q, func(a, b pending) int { return cmp.Compare(a.id, b.id) })
+	i := 0
+	for i < len(h.q) && h.q[i].id <= after {
+		i++
+	}
+	j := i
+	for j < len(h.q) && j-i < n && h.q[j].id == after+int64(j-i)+1 {
+		ids = append(ids, h.q[j].id)
+		msgs = append(msgs, h.q[j].msg)
+		j++
+	}
+	ok = j > i || i == len(h.q)
+	rest := copy(h.q, h.q[j:])
+	clear(h.q[rest:])
+	h.q = h.q[:rest]
+	return ids, msgs, ok
 }
 
 // Writer is the part of kafka.Writer the relay uses.
@@ -73,7 +148,8 @@ type Relay struct {
 	Writer Writer
 	// Batch is the most rows published per round (default 1000).
 	Batch int
-	// Poll is how often the relay looks without being woken (default 50ms).
+	// Poll is how often the relay reads the table without being woken
+	// (default 50ms).
 	Poll   time.Duration
 	Logger *slog.Logger
 	Wake   Wake
@@ -81,18 +157,20 @@ type Relay struct {
 	// Published rows are deleted in bulk, at most every deleteEvery, so a
 	// publish round costs no commit of its own; until then they are skipped.
 	// A crash before the delete republishes them (at-least-once, as always).
-	published   map[int64]struct{}
+	published   map[int64]struct{} // PostgreSQL
+	unpurged    int                // SQLite: rows published, not yet deleted
 	lastDelete  time.Time
 	deleteEvery time.Duration
 	// highWater is the largest id published (SQLite only). SQLite runs one
 	// transaction at a time and a new rowid is max(rowid) + 1, which never
 	// falls to or below highWater because Compact keeps the row at highWater:
-	// so no row below it can still commit, and the relay reads past it
-	// instead of re-reading (and skipping) everything published but not yet
-	// deleted, and deletes with one range instead of an id list. PostgreSQL
-	// commits concurrently (ids can commit out of order), so it keeps the id
-	// set.
+	// so committed ids run on without gaps, no row below highWater can still
+	// commit, and the relay reads past it (or takes the hand-off that
+	// continues from it) and deletes with one range instead of an id list.
+	// PostgreSQL commits concurrently (ids can commit out of order), so it
+	// reads the table every round and keeps the id set.
 	highWater int64
+	handoff   *handoff
 }
 
 // Wake tells a relay that rows were committed, so it need not wait for its
@@ -110,10 +188,17 @@ func (w Wake) Notify() {
 	}
 }
 
-// NewRelay returns a relay with defaults applied.
+// NewRelay returns a relay with defaults applied. On SQLite it attaches
+// its hand-off queue to db, so Add in this process passes committed rows
+// to it directly; one relay per database.
 func NewRelay(db *store.DB, w Writer, wake Wake, logger *slog.Logger) *Relay {
-	return &Relay{DB: db, Writer: w, Batch: 1000, Poll: 50 * time.Millisecond, Logger: logger, Wake: wake,
+	r := &Relay{DB: db, Writer: w, Batch: 1000, Poll: 50 * time.Millisecond, Logger: logger, Wake: wake,
 		published: map[int64]struct{}{}, deleteEvery: 100 * time.Millisecond}
+	if db.Dialect() == store.SQLite {
+		r.handoff = &handoff{wake: wake, limit: 16 * r.Batch}
+		db.Attach(handoffKey{}, r.handoff)
+	}
+	return r
 }
 
 // Run publishes until stop ends. work bounds each publish, so a graceful
@@ -122,10 +207,11 @@ func NewRelay(db *store.DB, w Writer, wake Wake, logger *slog.Logger) *Relay {
 func (r *Relay) Run(stop, work context.Context) error {
 	t := time.NewTicker(r.Poll)
 	defer t.Stop()
+	scan := true
 	for {
 		for stop.Err() == nil {
-			n, err := r.Flush(work)
-			if n == 0 && err == nil && len(r.published) > 0 && time.Since(r.lastDelete) >= r.deleteEvery {
+			n, err := r.flush(work, scan)
+			if n == 0 && err == nil && r.pendingDelete() && time.Since(r.lastDelete) >= r.deleteEvery {
 				err = r.Compact(work)
 			}
 			if err != nil {
@@ -143,19 +229,67 @@ func (r *Relay) Run(stop, work context.Context) error {
 		case <-stop.Done():
 			return nil
 		case <-r.Wake:
+			scan = false
 		case <-t.C:
+			scan = true
 		}
 	}
 }
 
-// Flush publishes one batch of pending rows. It returns how many rows it
-// published. Published rows are deleted by Compact.
-func (r *Relay) Flush(ctx context.Context) (int, error) {
-	if len(r.published) >= r.Batch || time.Since(r.lastDelete) >= r.deleteEvery {
+func (r *Relay) pendingDelete() bool { return r.unpurged > 0 || len(r.published) > 0 }
+
+// Flush publishes one batch of pending rows: what the hand-off holds, or
+// else what the table holds. It returns how many rows it published.
+// Published rows are deleted by Compact.
+func (r *Relay) Flush(ctx context.Context) (int, error) { return r.flush(ctx, true) }
+
+// flush publishes from the hand-off when it continues from highWater, and
+// otherwise reads the table if scan is set or the hand-off saw a gap.
+func (r *Relay) flush(ctx context.Context, scan bool) (int, error) {
+	if r.unpurged+len(r.published) >= r.Batch || time.Since(r.lastDelete) >= r.deleteEvery {
 		if err := r.Compact(ctx); err != nil {
 			return 0, err
 		}
 	}
+	var (
+		ids  []int64
+		msgs []kafka.Message
+		err  error
+	)
+	if r.handoff != nil {
+		var ok bool
+		ids, msgs, ok = r.handoff.take(r.highWater, r.Batch)
+		scan = scan || !ok
+	}
+	if len(msgs) == 0 {
+		if !scan {
+			return 0, nil
+		}
+		if ids, msgs, err = r.read(ctx); err != nil || len(msgs) == 0 {
+			return 0, err
+		}
+	}
+	if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
+		if r.handoff != nil {
+			r.handoff.mu.Lock()
+			r.handoff.overflow = true // re-read these from the table
+			r.handoff.mu.Unlock()
+		}
+		return 0, fmt.Errorf("outbox: publish %d messages: %w", len(msgs), err)
+	}
+	if r.DB.Dialect() == store.SQLite {
+		r.unpurged += len(ids)
+	} else {
+		for _, id := range ids {
+			r.published[id] = struct{}{}
+		}
+	}
+	r.highWater = max(r.highWater, ids[len(ids)-1])
+	return len(msgs), nil
+}
+
+// read returns the next rows to publish from the table.
+func (r *Relay) read(ctx context.Context) ([]int64, []kafka.Message, error) {
 	var (
 		rows *sql.Rows
 		err  error
@@ -166,8 +300,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		rows, err = r.DB.Query(ctx, `SELECT id, topic, msg_key, payload, headers FROM outbox ORDER BY id LIMIT ?`, r.Batch+len(r.published))
 	}
 	if err != nil {
-		return 0, fmt.Errorf("outbox: select: %w", err)
+		return nil, nil, fmt.Errorf("outbox: select: %w", err)
 	}
+	defer rows.Close()
 	var (
 		ids  []int64
 		msgs []kafka.Message
@@ -179,41 +314,28 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 			payload, hb []byte
 		)
 		if err := rows.Scan(&id, &topic, &key, &payload, &hb); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("outbox: scan: %w", err)
+			return nil, nil, fmt.Errorf("outbox: scan: %w", err)
 		}
 		if _, done := r.published[id]; done {
 			continue
 		}
 		hdr, err := decodeHeaders(hb)
 		if err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("outbox: row %d headers: %w", id, err)
+			return nil, nil, fmt.Errorf("outbox: row %d headers: %w", id, err)
 		}
-		m := kafka.Message{Topic: topic, Key: []byte(key), Value: payload, Headers: hdr}
 		ids = append(ids, id)
-		msgs = append(msgs, m)
+		msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(key), Value: payload, Headers: hdr})
 	}
 	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("outbox: rows: %w", err)
+		return nil, nil, fmt.Errorf("outbox: rows: %w", err)
 	}
-	if len(msgs) == 0 {
-		return 0, nil
-	}
-	if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
-		return 0, fmt.Errorf("outbox: publish %d messages: %w", len(msgs), err)
-	}
-	for _, id := range ids {
-		r.published[id] = struct{}{}
-	}
-	r.highWater = max(r.highWater, ids[len(ids)-1])
-	return len(msgs), nil
+	return ids, msgs, nil
 }
 
 // Compact deletes the rows published so far.
 func (r *Relay) Compact(ctx context.Context) error {
 	r.lastDelete = time.Now()
-	if len(r.published) == 0 {
+	if !r.pendingDelete() {
 		return nil
 	}
 	if r.DB.Dialect() == store.SQLite {
@@ -224,7 +346,7 @@ func (r *Relay) Compact(ctx context.Context) error {
 		if _, err := r.DB.Exec(ctx, `DELETE FROM outbox WHERE id < ?`, r.highWater); err != nil {
 			return fmt.Errorf("outbox: delete published: %w", err)
 		}
-		clear(r.published)
+		r.unpurged = 0
 		return nil
 	}
 	ids := make([]int64, 0, len(r.published))

@@ -56,6 +56,10 @@ type DB struct {
 	stmts   sync.Map // query -> *sql.Stmt
 	pending sync.Map // query -> struct{}
 
+	// attached holds per-database state of other packages (the outbox
+	// relay's hand-off queue), keyed by their own unexported key types.
+	attached sync.Map
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -111,6 +115,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // Dialect reports the engine.
 func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Attach keeps v on the handle under key, for packages whose state belongs
+// to one database (key should be of an unexported type of that package).
+func (d *DB) Attach(key, v any) { d.attached.Store(key, v) }
+
+// Attached returns what Attach stored under key, or nil.
+func (d *DB) Attached(key any) any {
+	v, _ := d.attached.Load(key)
+	return v
+}
 
 // SQL exposes the handle for migrations and tests.
 func (d *DB) SQL() *sql.DB { return d.db }
@@ -314,6 +328,9 @@ func (t *Tx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }
 
 // Dialect reports the engine.
 func (t *Tx) Dialect() Dialect { return t.db.dialect }
+
+// DB is the handle the transaction runs on.
+func (t *Tx) DB() *DB { return t.db }
 
 // MarkProcessed records eventID as handled in this transaction. It reports
 // false when the event was already processed, so the caller skips it: this
