@@ -237,23 +237,20 @@ func (c *Consumer) fill(stop context.Context, first kafka.Message) []kafka.Messa
 		fillMax = 2 * time.Millisecond
 	)
 	batch := []kafka.Message{first}
-	start := time.Now()
+	// One context for the whole fill, ended by whichever comes first: the
+	// cap, or a gap timer re-armed by each message (a deadline context per
+	// message cost more than the fetch itself).
+	ctx, cancel := context.WithTimeout(stop, fillMax)
+	defer cancel()
+	gap := time.AfterFunc(fillGap, cancel)
+	defer gap.Stop()
 	for len(batch) < c.cfg.MaxBatch {
-		now := time.Now()
-		deadline := now.Add(fillGap)
-		if end := start.Add(fillMax); end.Before(deadline) {
-			deadline = end
-		}
-		if !deadline.After(now) {
-			break
-		}
-		ctx, cancel := context.WithDeadline(stop, deadline)
 		m, err := c.reader.FetchMessage(ctx)
-		cancel()
 		if err != nil {
 			break
 		}
 		batch = append(batch, m)
+		gap.Reset(fillGap)
 	}
 	return batch
 }
