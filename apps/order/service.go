@@ -63,6 +63,8 @@ type Service struct {
 	mu      sync.Mutex
 	queue   []*createJob
 	leading bool
+
+	sagas *sagaCache // nil unless the store is SQLite
 }
 
 type createJob struct {
@@ -87,7 +89,11 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg}
+	s := &Service{cfg: cfg}
+	if cfg.DB != nil && cfg.DB.Dialect() == store.SQLite {
+		s.sagas = newSagaCache()
+	}
+	return s
 }
 
 // CreateOrder validates the request, stores OrderCreated and the saga, and
@@ -166,7 +172,7 @@ func (s *Service) lead() {
 
 func (s *Service) commitCreates(batch []*createJob) {
 	apply := func(tx *store.Tx, j *createJob) error {
-		if err := insertSaga(j.ctx, tx, j.saga); err != nil {
+		if err := s.insertSaga(j.ctx, tx, j.saga); err != nil {
 			return err
 		}
 		return s.emit(j.ctx, tx, j.saga, 0, j.meta, j.out)
@@ -269,7 +275,7 @@ func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderReque
 	var notCancellable State
 	err = s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
 		s.afterCommit(tx)
-		saga, err := loadSaga(ctx, tx, req.GetOrderId())
+		saga, err := s.loadSaga(ctx, tx, req.GetOrderId())
 		if err != nil {
 			return err
 		}
@@ -283,7 +289,7 @@ func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderReque
 			notCancellable = saga.State
 			return nil
 		}
-		if err := updateSaga(ctx, tx, saga); err != nil {
+		if err := s.updateSaga(ctx, tx, saga); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, saga, -1, events.Meta{AggregateID: saga.OrderID, CorrelationID: saga.CorrelationID}, out)
@@ -308,7 +314,7 @@ func (s *Service) Handle(ctx context.Context, tx *store.Tx, d eventbus.Delivery)
 	if orderID == "" {
 		return fmt.Errorf("order: %s has no order id", d.Env.GetType())
 	}
-	saga, err := loadSaga(ctx, tx, orderID)
+	saga, err := s.loadSaga(ctx, tx, orderID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("order: reply %s for unknown order %s", d.Env.GetType(), orderID)
 	}
@@ -320,7 +326,7 @@ func (s *Service) Handle(ctx context.Context, tx *store.Tx, d eventbus.Delivery)
 		s.cfg.Logger.DebugContext(ctx, "reply ignored in this state", "order_id", orderID, "state", saga.State, "type", d.Env.GetType())
 		return nil
 	}
-	if err := updateSaga(ctx, tx, saga); err != nil {
+	if err := s.updateSaga(ctx, tx, saga); err != nil {
 		return err
 	}
 	return s.emit(ctx, tx, saga, -1, d.Meta(), out)
@@ -346,7 +352,7 @@ func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 	for _, id := range ids {
 		err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
 			s.afterCommit(tx)
-			saga, err := loadSaga(ctx, tx, id)
+			saga, err := s.loadSaga(ctx, tx, id)
 			if err != nil {
 				return err
 			}
@@ -356,7 +362,7 @@ func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 			sctx := telemetry.WithCorrelationID(ctx, saga.CorrelationID)
 			s.cfg.Logger.WarnContext(sctx, "saga step timed out", "order_id", id, "state", saga.State)
 			out := saga.OnTimeout(now, s.cfg.StepTimeout)
-			if err := updateSaga(sctx, tx, saga); err != nil {
+			if err := s.updateSaga(sctx, tx, saga); err != nil {
 				return err
 			}
 			return s.emit(sctx, tx, saga, -1, events.Meta{AggregateID: id, CorrelationID: saga.CorrelationID}, out)
@@ -492,32 +498,43 @@ func toProto(o *Order, step string) *orderv1.Order {
 
 const sagaColumns = `order_id, state, outcome, reason, compensated, customer_id, currency, address, total_cents, items, correlation_id, started_at, deadline`
 
-func insertSaga(ctx context.Context, tx *store.Tx, s *Saga) error {
-	items, err := proto.Marshal(&eventsv1.ReserveStock{Items: s.Items})
+func (s *Service) insertSaga(ctx context.Context, tx *store.Tx, sg *Saga) error {
+	items, err := proto.Marshal(&eventsv1.ReserveStock{Items: sg.Items})
 	if err != nil {
 		return fmt.Errorf("order: marshal items: %w", err)
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO sagas (`+sagaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.OrderID, string(s.State), string(s.Outcome), s.Reason, boolInt(s.Compensated), s.CustomerID, s.Currency, s.Address,
-		s.TotalCents, items, s.CorrelationID, s.StartedAt.UnixNano(), s.Deadline.UnixNano())
+		sg.OrderID, string(sg.State), string(sg.Outcome), sg.Reason, boolInt(sg.Compensated), sg.CustomerID, sg.Currency, sg.Address,
+		sg.TotalCents, items, sg.CorrelationID, sg.StartedAt.UnixNano(), sg.Deadline.UnixNano())
 	if err != nil {
 		return fmt.Errorf("order: insert saga: %w", err)
 	}
-	return nil
-}
-
-func updateSaga(ctx context.Context, tx *store.Tx, s *Saga) error {
-	_, err := tx.Exec(ctx, `UPDATE sagas SET state = ?, outcome = ?, reason = ?, compensated = ?, deadline = ? WHERE order_id = ?`,
-		string(s.State), string(s.Outcome), s.Reason, boolInt(s.Compensated), s.Deadline.UnixNano(), s.OrderID)
-	if err != nil {
-		return fmt.Errorf("order: update saga: %w", err)
+	if s.sagas != nil {
+		s.sagas.put(tx, sg)
 	}
 	return nil
 }
 
-func loadSaga(ctx context.Context, tx *store.Tx, id string) (*Saga, error) {
+func (s *Service) updateSaga(ctx context.Context, tx *store.Tx, sg *Saga) error {
+	_, err := tx.Exec(ctx, `UPDATE sagas SET state = ?, outcome = ?, reason = ?, compensated = ?, deadline = ? WHERE order_id = ?`,
+		string(sg.State), string(sg.Outcome), sg.Reason, boolInt(sg.Compensated), sg.Deadline.UnixNano(), sg.OrderID)
+	if err != nil {
+		return fmt.Errorf("order: update saga: %w", err)
+	}
+	if s.sagas != nil {
+		s.sagas.put(tx, sg)
+	}
+	return nil
+}
+
+func (s *Service) loadSaga(ctx context.Context, tx *store.Tx, id string) (*Saga, error) {
+	if s.sagas != nil {
+		if sg, ok := s.sagas.get(tx, id); ok {
+			return sg, nil
+		}
+	}
 	var (
-		s                   Saga
+		sg                  Saga
 		state, outcome      string
 		comp                int64
 		items               []byte
@@ -531,7 +548,7 @@ func loadSaga(ctx context.Context, tx *store.Tx, id string) (*Saga, error) {
 		q += ` FOR UPDATE`
 	}
 	err := tx.QueryRow(ctx, q, id).Scan(
-		&s.OrderID, &state, &outcome, &s.Reason, &comp, &s.CustomerID, &s.Currency, &s.Address, &s.TotalCents, &items, &s.CorrelationID, &startedAt, &deadline)
+		&sg.OrderID, &state, &outcome, &sg.Reason, &comp, &sg.CustomerID, &sg.Currency, &sg.Address, &sg.TotalCents, &items, &sg.CorrelationID, &startedAt, &deadline)
 	if err != nil {
 		return nil, fmt.Errorf("order: load saga %s: %w", id, err)
 	}
@@ -539,9 +556,9 @@ func loadSaga(ctx context.Context, tx *store.Tx, id string) (*Saga, error) {
 	if err := proto.Unmarshal(items, &rs); err != nil {
 		return nil, fmt.Errorf("order: saga %s items: %w", id, err)
 	}
-	s.Items, s.State, s.Outcome, s.Compensated = rs.GetItems(), State(state), State(outcome), comp != 0
-	s.StartedAt, s.Deadline = time.Unix(0, startedAt), time.Unix(0, deadline)
-	return &s, nil
+	sg.Items, sg.State, sg.Outcome, sg.Compensated = rs.GetItems(), State(state), State(outcome), comp != 0
+	sg.StartedAt, sg.Deadline = time.Unix(0, startedAt), time.Unix(0, deadline)
+	return &sg, nil
 }
 
 func boolInt(b bool) int64 {

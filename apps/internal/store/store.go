@@ -212,6 +212,9 @@ type Tx struct {
 	db *DB
 	// onCommit callbacks run after a successful commit (e.g. wake the relay).
 	onCommit []func()
+	// beforeCommit callbacks run just before the commit; onRollback ones
+	// when the transaction rolls back or its commit fails.
+	beforeCommit, onRollback []func()
 	// stmts are this transaction's handles on the prepared statements: a
 	// consumed batch runs the same few statements hundreds of times, and
 	// binding a statement to the transaction allocates each time.
@@ -239,12 +242,17 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		tx.quiet = context.WithoutCancel(ctx)
 	}
 	if err := fn(tx); err != nil {
+		defer tx.rolledBack()
 		if rerr := stx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
 		}
 		return err
 	}
+	for _, f := range tx.beforeCommit {
+		f()
+	}
 	if err := stx.Commit(); err != nil {
+		tx.rolledBack()
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	for _, f := range tx.onCommit {
@@ -325,6 +333,21 @@ func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 
 // OnCommit registers f to run after the transaction commits.
 func (t *Tx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }
+
+// BeforeCommit registers f to run just before the commit, while the
+// transaction still holds its connection: on SQLite (one connection) no
+// other transaction of this DB runs between f and the commit.
+func (t *Tx) BeforeCommit(f func()) { t.beforeCommit = append(t.beforeCommit, f) }
+
+// OnRollback registers f to run when the transaction rolls back or its
+// commit fails.
+func (t *Tx) OnRollback(f func()) { t.onRollback = append(t.onRollback, f) }
+
+func (t *Tx) rolledBack() {
+	for _, f := range t.onRollback {
+		f()
+	}
+}
 
 // Dialect reports the engine.
 func (t *Tx) Dialect() Dialect { return t.db.dialect }
