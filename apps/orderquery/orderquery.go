@@ -97,18 +97,28 @@ func Project(ctx context.Context, tx *store.Tx, msg proto.Message) error {
 		}
 		return nil
 	}
-	// col comes from the switch above, never from input. The value goes
-	// into the INSERT too: this topic's event may arrive before OrderCreated.
-	vals := map[string]string{"status": "''", "stock": "''", "payment": "''", "shipment": "''"}
-	vals[col] = "?"
-	_, err := tx.Exec(ctx, `INSERT INTO order_view (order_id, customer_id, total_cents, status, stock, payment, shipment)
-		VALUES (?, '', 0, `+vals["status"]+`, `+vals["stock"]+`, `+vals["payment"]+`, `+vals["shipment"]+`)
-		ON CONFLICT (order_id) DO UPDATE SET `+col+` = excluded.`+col, id, val)
+	_, err := tx.Exec(ctx, projectColumn[col], id, val)
 	if err != nil {
 		return fmt.Errorf("orderquery: project %s: %w", col, err)
 	}
 	return nil
 }
+
+// projectColumn holds, per view column, the upsert that sets it. The value
+// goes into the INSERT too: this topic's event may arrive before
+// OrderCreated. Built once: the statement text is also the key of the
+// prepared-statement cache.
+var projectColumn = func() map[string]string {
+	out := map[string]string{}
+	for _, col := range []string{"status", "stock", "payment", "shipment"} {
+		vals := map[string]string{"status": "''", "stock": "''", "payment": "''", "shipment": "''"}
+		vals[col] = "?"
+		out[col] = `INSERT INTO order_view (order_id, customer_id, total_cents, status, stock, payment, shipment)
+		VALUES (?, '', 0, ` + vals["status"] + `, ` + vals["stock"] + `, ` + vals["payment"] + `, ` + vals["shipment"] + `)
+		ON CONFLICT (order_id) DO UPDATE SET ` + col + ` = excluded.` + col
+	}
+	return out
+}()
 
 // GetOrderView serves one order's view.
 func (s *Service) GetOrderView(ctx context.Context, req *queryv1.GetOrderViewRequest) (*queryv1.OrderView, error) {
