@@ -24,6 +24,10 @@ import (
 //go:embed migrations/*.sql
 var Migrations embed.FS
 
+// Linger is the consumer's batch window: confirmation e-mails can trail the saga by
+// a few milliseconds, and fuller batches leave more CPU to the saga steps.
+const Linger = 20 * time.Millisecond
+
 // Topics the worker consumes.
 var Topics = []string{topics.OrderEvents}
 

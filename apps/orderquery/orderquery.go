@@ -36,6 +36,10 @@ import (
 //go:embed migrations/*.sql
 var Migrations embed.FS
 
+// Linger is the consumer's batch window: the read model can trail the saga by
+// a few milliseconds, and fuller batches leave more CPU to the saga steps.
+const Linger = 20 * time.Millisecond
+
 // Topics the read side consumes.
 var Topics = topics.EventTopics
 

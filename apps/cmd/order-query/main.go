@@ -23,7 +23,7 @@ func main() {
 		svc := &orderquery.Service{DB: env.DB}
 		mig, _ := fs.Sub(orderquery.Migrations, "migrations")
 		s := process.Service{
-			Unit:     runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: orderquery.Topics, Handle: svc.Handle},
+			Unit:     runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: orderquery.Topics, Handle: svc.Handle, Linger: orderquery.Linger},
 			Register: func(g *grpc.Server) { queryv1.RegisterOrderQueryServiceServer(g, svc) },
 		}
 		if *rebuild {

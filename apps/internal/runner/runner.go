@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"runtime/pprof"
 	"sync"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
@@ -38,6 +39,8 @@ type Unit struct {
 	Workers []func(ctx context.Context) error
 	// MaxBatch overrides the consumer's batch size.
 	MaxBatch int
+	// Linger, if set, is the consumer's batch window (eventbus.Config.Linger).
+	Linger time.Duration
 }
 
 // Env is what all units in a process share.
@@ -94,7 +97,7 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	relay := outbox.NewRelay(u.DB, w, u.Wake, logger)
 	cons, err := eventbus.NewConsumer(eventbus.Config{
 		Group: u.Name, Brokers: env.Brokers, Topics: u.Topics, DB: u.DB, Handle: u.Handle,
-		DeadLetter: w, MaxBatch: u.MaxBatch, Logger: logger, Tracer: env.Tracer, Metrics: env.Metrics,
+		DeadLetter: w, MaxBatch: u.MaxBatch, Linger: u.Linger, Logger: logger, Tracer: env.Tracer, Metrics: env.Metrics,
 		AfterCommit: u.Wake.Notify,
 	})
 	if err != nil {
