@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,9 @@ type Config struct {
 	Sink          notification.Sink
 	// OnFinished is passed to the order service (see order.Config).
 	OnFinished func(orderID string, end order.State)
+	// External names services that run elsewhere (as their own processes,
+	// in a test that kills them with SIGKILL); Start leaves them out.
+	External []string
 }
 
 // System is a running order system.
@@ -152,6 +156,9 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		running: map[string]*runner.Running{},
 	}
 	for _, name := range Names {
+		if slices.Contains(cfg.External, name) {
+			continue
+		}
 		if err := s.start(ctx, name, name == Inventory); err != nil {
 			s.Stop(ctx)
 			return nil, err

@@ -256,6 +256,7 @@ func TestOrderSystem(t *testing.T) {
 			t.Run("sagas", func(t *testing.T) { testSagas(t, b) })
 			t.Run("duplicate delivery of every event has no double effect", func(t *testing.T) { testDuplicates(t, b) })
 			t.Run("services killed mid-saga lose and double-charge nothing", func(t *testing.T) { testCrash(t, b) })
+			t.Run("order and payment processes SIGKILLed mid-saga lose and double-charge nothing", func(t *testing.T) { testSIGKILL(t, b) })
 		})
 	}
 }

@@ -1,0 +1,322 @@
+//go:build integration
+
+package system_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
+	"github.com/ordermesh/ordermesh/apps/internal/system"
+	"github.com/ordermesh/ordermesh/apps/payment"
+)
+
+// serviceProcess is one service binary run as its own process, so that a
+// crash is a real SIGKILL: no deferred code, no graceful anything, the
+// database and Kafka connections dropped by the kernel.
+type serviceProcess struct {
+	t        *testing.T
+	name     string
+	bin      string
+	env      []string
+	grpcAddr string
+	httpAddr string
+	logPath  string
+	cmd      *exec.Cmd
+	starts   int
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func buildService(t *testing.T, dir, name string) string {
+	t.Helper()
+	bin := filepath.Join(dir, name)
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/ordermesh/ordermesh/apps/cmd/"+name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+func newServiceProcess(t *testing.T, bin, name string, env ...string) *serviceProcess {
+	p := &serviceProcess{t: t, name: name, bin: bin, grpcAddr: freeAddr(t), httpAddr: freeAddr(t),
+		logPath: filepath.Join(t.TempDir(), name+".log")}
+	p.env = append(os.Environ(), "ORDERMESH_GRPC_ADDR="+p.grpcAddr, "ORDERMESH_HTTP_ADDR="+p.httpAddr, "ORDERMESH_SHUTDOWN_TIMEOUT=10s")
+	p.env = append(p.env, env...)
+	t.Cleanup(func() {
+		if p.cmd != nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+		if t.Failed() {
+			if b, err := os.ReadFile(p.logPath); err == nil {
+				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+				t.Logf("%s log (last lines):\n%s", name, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+			}
+		}
+	})
+	return p
+}
+
+// start runs the process and waits until it reports ready.
+func (p *serviceProcess) start() {
+	p.t.Helper()
+	log, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer log.Close()
+	p.cmd = exec.Command(p.bin)
+	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = p.env, log, log
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatalf("%s: %v", p.name, err)
+	}
+	p.starts++
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s (start %d) not ready within 30s: %v", p.name, p.starts, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL and reaps the process.
+func (p *serviceProcess) kill() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		p.t.Fatalf("%s: SIGKILL: %v", p.name, err)
+	}
+	err := p.cmd.Wait()
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		p.t.Fatalf("%s did not die of SIGKILL: %v", p.name, err)
+	}
+	p.cmd = nil
+}
+
+// stop ends the process gracefully (SIGTERM) and expects a clean exit.
+func (p *serviceProcess) stop() {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		p.t.Errorf("%s: graceful stop: %v", p.name, err)
+	}
+	p.cmd = nil
+}
+
+// testSIGKILL runs the order orchestrator and the payment service as their
+// own processes (the rest of the system in-process) and kills them with
+// SIGKILL, repeatedly, while orders keep arriving.
+func testSIGKILL(t *testing.T, b backend) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	bins := t.TempDir()
+	orderBin, paymentBin := buildService(t, bins, "order"), buildService(t, bins, "payment")
+
+	k, err := system.StartKafka(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	dsn := b.dsn(t)
+	sys, err := system.Start(ctx, system.Config{
+		Brokers: k.Brokers, DSN: dsn, Stock: stock(), StepTimeout: 20 * time.Second, SweepInterval: 100 * time.Millisecond,
+		External: []string{system.Order, system.Payment},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Stop(context.Background()) })
+	brokers := "ORDERMESH_KAFKA_BROKERS=" + strings.Join(k.Brokers, ",")
+	orderProc := newServiceProcess(t, orderBin, system.Order, brokers, "ORDERMESH_DATABASE_URL="+dsn(system.Order),
+		"ORDERMESH_CATALOG=sku-crash=1000", "ORDERMESH_STEP_TIMEOUT=20s")
+	paymentProc := newServiceProcess(t, paymentBin, system.Payment, brokers, "ORDERMESH_DATABASE_URL="+dsn(system.Payment),
+		"ORDERMESH_GATEWAY_LATENCY=2ms")
+	orderProc.start()
+	paymentProc.start()
+
+	conn, err := grpc.NewClient(orderProc.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := orderv1.NewOrderServiceClient(conn)
+
+	const clients, perClient = 4, 300
+	stopOrdering := make(chan struct{})
+	var (
+		mu  sync.Mutex
+		ids []string
+		wg  sync.WaitGroup
+	)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perClient {
+				select {
+				case <-stopOrdering:
+					return
+				default:
+				}
+				for try := 0; ; try++ {
+					cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+					resp, err := client.CreateOrder(cctx, &orderv1.CreateOrderRequest{
+						CustomerId: fmt.Sprintf("p%d-%d", c, i), ShippingAddress: "1 Main St",
+						Items: []*orderv1.Item{{ProductId: "sku-crash", Quantity: 1}},
+					})
+					ccancel()
+					if err == nil {
+						mu.Lock()
+						ids = append(ids, resp.GetOrderId())
+						mu.Unlock()
+						break
+					}
+					if try == 200 {
+						t.Errorf("CreateOrder kept failing: %v", err)
+						return
+					}
+					time.Sleep(25 * time.Millisecond) // the order process is restarting
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	// Each kill waits until the previous crash is recovered from: the group
+	// back to one member owning every partition. (kfake keeps a member that
+	// dies while its group is still rebalancing, with the partitions it was
+	// assigned, where a real broker expires it after the session timeout;
+	// see apps/README.md.) Orders keep flowing throughout, so every kill
+	// still lands mid-saga.
+	settle := func() {
+		awaitSoleMember(t, k.Brokers, system.Order)
+		awaitSoleMember(t, k.Brokers, system.Payment)
+		time.Sleep(300 * time.Millisecond)
+	}
+	settle()
+	paymentProc.kill()
+	paymentProc.start()
+	settle()
+	orderProc.kill()
+	orderProc.start()
+	settle()
+	orderProc.kill()
+	paymentProc.kill()
+	paymentProc.start()
+	orderProc.start()
+	close(stopOrdering)
+	wg.Wait()
+	if len(ids) < clients*10 {
+		t.Fatalf("placed only %d orders while the processes were killed", len(ids))
+	}
+
+	final := map[string]orderv1.OrderStatus{}
+	reasons := map[string]int{}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(final) < len(ids) {
+		for _, id := range ids {
+			if _, done := final[id]; done {
+				continue
+			}
+			o, err := client.GetOrder(ctx, &orderv1.GetOrderRequest{OrderId: id})
+			if err == nil && o.GetStatus() != orderv1.OrderStatus_ORDER_STATUS_PENDING {
+				final[id] = o.GetStatus()
+				if o.GetReason() != "" {
+					reasons[o.GetReason()]++
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			for _, g := range []string{system.Order, system.Payment, system.Inventory, system.Shipping} {
+				logGroup(t, k.Brokers, g)
+			}
+			t.Fatalf("%d of %d orders reached a terminal state within 2m (reasons %v)", len(final), len(ids), reasons)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	orderProc.stop()
+	paymentProc.stop()
+
+	orders, err := store.Open(ctx, dsn(system.Order))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orders.Close()
+	payments, err := store.Open(ctx, dsn(system.Payment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer payments.Close()
+	count := func(db *store.DB, q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	var completed int
+	for _, id := range ids {
+		charged := count(payments, `SELECT COUNT(*) FROM payments WHERE order_id = ? AND status = ? AND amount_cents = 1000`, id, payment.Authorized)
+		switch final[id] {
+		case orderv1.OrderStatus_ORDER_STATUS_COMPLETED:
+			completed++
+			if charged != 1 {
+				t.Errorf("completed order %s has %d authorised payments, want 1", id, charged)
+			}
+		case orderv1.OrderStatus_ORDER_STATUS_REJECTED:
+			if charged != 0 {
+				t.Errorf("rejected order %s has %d authorised payments, want 0", id, charged)
+			}
+		default:
+			t.Errorf("order %s ended %s", id, final[id])
+		}
+		if n := count(payments, `SELECT COUNT(*) FROM payments WHERE order_id = ?`, id); n > 1 {
+			t.Errorf("order %s has %d payment rows", id, n)
+		}
+		// The event stream holds OrderCreated and exactly one ending.
+		if n := count(orders, `SELECT COUNT(*) FROM order_events WHERE order_id = ?`, id); n != 2 {
+			t.Errorf("order %s has %d events, want 2 (created, one ending)", id, n)
+		}
+	}
+	if completed == 0 {
+		t.Error("no order completed")
+	}
+	n, err := sys.InventoryService().Available(ctx, "sku-crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(stockEach - completed); n != want {
+		t.Errorf("sku-crash available = %d, want %d (one unit per completed order)", n, want)
+	}
+	t.Logf("%d of %d orders completed, the rest compensated (reasons %v); order process started %d times, payment %d", completed, len(ids), reasons, orderProc.starts, paymentProc.starts)
+}
