@@ -4,14 +4,12 @@ package system_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -173,44 +171,7 @@ func testSIGKILL(t *testing.T, b backend) {
 
 	const clients, perClient = 4, 300
 	stopOrdering := make(chan struct{})
-	var (
-		mu  sync.Mutex
-		ids []string
-		wg  sync.WaitGroup
-	)
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perClient {
-				select {
-				case <-stopOrdering:
-					return
-				default:
-				}
-				for try := 0; ; try++ {
-					cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
-					resp, err := client.CreateOrder(cctx, &orderv1.CreateOrderRequest{
-						CustomerId: fmt.Sprintf("p%d-%d", c, i), ShippingAddress: "1 Main St",
-						Items: []*orderv1.Item{{ProductId: "sku-crash", Quantity: 1}},
-					})
-					ccancel()
-					if err == nil {
-						mu.Lock()
-						ids = append(ids, resp.GetOrderId())
-						mu.Unlock()
-						break
-					}
-					if try == 200 {
-						t.Errorf("CreateOrder kept failing: %v", err)
-						return
-					}
-					time.Sleep(25 * time.Millisecond) // the order process is restarting
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		}()
-	}
+	placed := placeOrders(ctx, t, client, "p", clients, perClient, 50*time.Millisecond, stopOrdering)
 	// Each kill waits until the previous crash is recovered from: the group
 	// back to one member owning every partition. (kfake keeps a member that
 	// dies while its group is still rebalancing, with the partitions it was
@@ -234,7 +195,7 @@ func testSIGKILL(t *testing.T, b backend) {
 	paymentProc.start()
 	orderProc.start()
 	close(stopOrdering)
-	wg.Wait()
+	ids := placed()
 	if len(ids) < clients*10 {
 		t.Fatalf("placed only %d orders while the processes were killed", len(ids))
 	}

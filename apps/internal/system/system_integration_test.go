@@ -623,37 +623,7 @@ func testCrash(t *testing.T, b backend) {
 	// Orders keep arriving from four clients while services are killed and
 	// restarted underneath them, so kills land in the middle of batches.
 	const clients, perClient = 4, 20
-	var (
-		mu  sync.Mutex
-		ids []string
-		wg  sync.WaitGroup
-	)
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perClient {
-				for try := 0; ; try++ {
-					resp, err := h.client.CreateOrder(h.ctx, &orderv1.CreateOrderRequest{
-						CustomerId: fmt.Sprintf("k%d-%d", c, i), ShippingAddress: "1 Main St",
-						Items: []*orderv1.Item{{ProductId: "sku-crash", Quantity: 1}},
-					})
-					if err == nil {
-						mu.Lock()
-						ids = append(ids, resp.GetOrderId())
-						mu.Unlock()
-						break
-					}
-					if try == 50 {
-						t.Errorf("CreateOrder kept failing: %v", err)
-						return
-					}
-					time.Sleep(20 * time.Millisecond) // the order service is restarting
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
+	placed := placeOrders(h.ctx, t, h.client, "k", clients, perClient, 5*time.Millisecond, nil)
 	restart := func(name string) {
 		if err := h.sys.Restart(h.ctx, name); err != nil {
 			t.Fatal(err)
@@ -677,7 +647,7 @@ func testCrash(t *testing.T, b backend) {
 	restart(system.Shipping)
 	h.sys.Kill(system.OrderQuery)
 	restart(system.OrderQuery)
-	wg.Wait()
+	ids := placed()
 	n := len(ids)
 	if n != clients*perClient {
 		t.Fatalf("placed %d of %d orders", n, clients*perClient)
@@ -763,5 +733,56 @@ func TestOneTracePerOrderFromAPICallToCompletion(t *testing.T) {
 				t.Errorf("span %q is in trace %s, want the API call's trace %s", s.Name, s.SpanContext.TraceID(), root)
 			}
 		}
+	}
+}
+
+// placeOrders has clients goroutines each place up to perClient one-unit
+// orders of sku-crash, gap apart, until stop is closed (nil: never),
+// retrying while the order service restarts. The returned function waits
+// for them and returns the ids of the placed orders.
+func placeOrders(ctx context.Context, t *testing.T, client orderv1.OrderServiceClient, prefix string, clients, perClient int, gap time.Duration, stop <-chan struct{}) func() []string {
+	var (
+		mu  sync.Mutex
+		ids []string
+		wg  sync.WaitGroup
+	)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perClient {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for try := 0; ; try++ {
+					cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+					resp, err := client.CreateOrder(cctx, &orderv1.CreateOrderRequest{
+						CustomerId: fmt.Sprintf("%s%d-%d", prefix, c, i), ShippingAddress: "1 Main St",
+						Items: []*orderv1.Item{{ProductId: "sku-crash", Quantity: 1}},
+					})
+					cancel()
+					if err == nil {
+						mu.Lock()
+						ids = append(ids, resp.GetOrderId())
+						mu.Unlock()
+						break
+					}
+					if try == 200 {
+						t.Errorf("CreateOrder kept failing: %v", err)
+						return
+					}
+					time.Sleep(25 * time.Millisecond) // the order service is restarting
+				}
+				time.Sleep(gap)
+			}
+		}()
+	}
+	return func() []string {
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return ids
 	}
 }
