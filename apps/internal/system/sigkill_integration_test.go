@@ -196,6 +196,7 @@ func testSIGKILL(t *testing.T, b backend) {
 	orderProc.start()
 	close(stopOrdering)
 	ids := placed()
+	settle() // a group stuck with a dead member fails here, with its state logged
 	if len(ids) < clients*10 {
 		t.Fatalf("placed only %d orders while the processes were killed", len(ids))
 	}
