@@ -246,6 +246,9 @@ func (h *harness) eventually(what string, within time.Duration, cond func() bool
 }
 
 func TestOrderSystem(t *testing.T) {
+	// Built once for both backends: the SIGKILL test runs them as processes.
+	bins := t.TempDir()
+	svcBins := serviceBinaries{order: buildService(t, bins, "order"), payment: buildService(t, bins, "payment")}
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			b := backend{name: name, n: new(atomic.Int64)}
@@ -256,7 +259,7 @@ func TestOrderSystem(t *testing.T) {
 			t.Run("sagas", func(t *testing.T) { testSagas(t, b) })
 			t.Run("duplicate delivery of every event has no double effect", func(t *testing.T) { testDuplicates(t, b) })
 			t.Run("services killed mid-saga lose and double-charge nothing", func(t *testing.T) { testCrash(t, b) })
-			t.Run("order and payment processes SIGKILLed mid-saga lose and double-charge nothing", func(t *testing.T) { testSIGKILL(t, b) })
+			t.Run("order and payment processes SIGKILLed mid-saga lose and double-charge nothing", func(t *testing.T) { testSIGKILL(t, b, svcBins) })
 		})
 	}
 }
@@ -653,30 +656,10 @@ func testCrash(t *testing.T, b backend) {
 		t.Fatalf("placed %d of %d orders", n, clients*perClient)
 	}
 	final := h.await(ids, 2*time.Minute)
-	var completed int
-	for _, id := range ids {
-		o := final[id]
-		charged := h.sys.Gateway.Charged(id)
-		switch o.GetStatus() {
-		case orderv1.OrderStatus_ORDER_STATUS_COMPLETED:
-			completed++
-			if charged != 1000 {
-				t.Errorf("completed order %s charged %d, want 1000", id, charged)
-			}
-		case orderv1.OrderStatus_ORDER_STATUS_REJECTED:
-			if charged != 0 {
-				t.Errorf("rejected order %s (%s) charged %d, want 0", id, o.GetReason(), charged)
-			}
-		default:
-			t.Errorf("order %s ended %s", id, o.GetStatus())
-		}
-		if n := h.count(system.Payment, `SELECT COUNT(*) FROM payments WHERE order_id = ?`, id); n > 1 {
-			t.Errorf("order %s has %d payment rows", id, n)
-		}
-	}
-	if completed == 0 {
-		t.Error("no order completed")
-	}
+	completed := assertCharges(t, ids, func(id string) (orderv1.OrderStatus, string) { return final[id].GetStatus(), final[id].GetReason() },
+		h.sys.Gateway.Charged, func(id string) int {
+			return h.count(system.Payment, `SELECT COUNT(*) FROM payments WHERE order_id = ?`, id)
+		})
 	if got, want := h.available("sku-crash"), int64(stockEach-completed); got != want {
 		t.Errorf("sku-crash available = %d, want %d (one unit per completed order)", got, want)
 	}
@@ -785,4 +768,36 @@ func placeOrders(ctx context.Context, t *testing.T, client orderv1.OrderServiceC
 		defer mu.Unlock()
 		return ids
 	}
+}
+
+// assertCharges checks each crash-test order (one unit of sku-crash, 1000
+// cents): it ended, a completed one is charged 1000 and a rejected one
+// nothing, and it has at most one payment row. It returns how many completed.
+func assertCharges(t *testing.T, ids []string, status func(id string) (orderv1.OrderStatus, string), charged func(id string) int64, paymentRows func(id string) int) int {
+	t.Helper()
+	var completed int
+	for _, id := range ids {
+		st, reason := status(id)
+		cents := charged(id)
+		switch st {
+		case orderv1.OrderStatus_ORDER_STATUS_COMPLETED:
+			completed++
+			if cents != 1000 {
+				t.Errorf("completed order %s charged %d, want 1000", id, cents)
+			}
+		case orderv1.OrderStatus_ORDER_STATUS_REJECTED:
+			if cents != 0 {
+				t.Errorf("rejected order %s (%s) charged %d, want 0", id, reason, cents)
+			}
+		default:
+			t.Errorf("order %s ended %s", id, st)
+		}
+		if n := paymentRows(id); n > 1 {
+			t.Errorf("order %s has %d payment rows", id, n)
+		}
+	}
+	if completed == 0 {
+		t.Error("no order completed")
+	}
+	return completed
 }
