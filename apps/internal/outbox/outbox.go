@@ -105,6 +105,13 @@ func (h *handoff) push(id int64, msg kafka.Message) {
 	h.wake.Notify()
 }
 
+// invalidate makes the next take fail, so the relay reads the table.
+func (h *handoff) invalidate() {
+	h.mu.Lock()
+	h.overflow = true
+	h.mu.Unlock()
+}
+
 // take returns up to n queued messages whose ids run on without a gap from
 // after, dropping any at or below after (the relay read them from the
 // table). ok is false when the queue cannot continue from after: a gap (a
@@ -271,9 +278,7 @@ func (r *Relay) flush(ctx context.Context, scan bool) (int, error) {
 	}
 	if err := r.Writer.WriteMessages(ctx, msgs...); err != nil {
 		if r.handoff != nil {
-			r.handoff.mu.Lock()
-			r.handoff.overflow = true // re-read these from the table
-			r.handoff.mu.Unlock()
+			r.handoff.invalidate() // re-read these from the table
 		}
 		return 0, fmt.Errorf("outbox: publish %d messages: %w", len(msgs), err)
 	}
