@@ -73,6 +73,8 @@ type CreateRequest struct {
 	Items      []Item
 	Currency   string
 	Address    string
+	// RequestID is the client's optional idempotency key.
+	RequestID string
 }
 
 // Catalog maps product ids to unit prices in cents.
@@ -92,6 +94,9 @@ func (c Catalog) Price(req CreateRequest) ([]*eventsv1.LineItem, int64, error) {
 	}
 	if len(req.Address) > MaxTextLen {
 		problems = append(problems, fmt.Sprintf("shipping_address is %d bytes: at most %d allowed", len(req.Address), MaxTextLen))
+	}
+	if len(req.RequestID) > MaxTextLen || !utf8.ValidString(req.RequestID) {
+		problems = append(problems, fmt.Sprintf("request_id is %d bytes: at most %d bytes of UTF-8 allowed", len(req.RequestID), MaxTextLen))
 	}
 	if req.Currency != "" && req.Currency != DefaultCurrency {
 		problems = append(problems, fmt.Sprintf("currency = %q: only %q is accepted", req.Currency, DefaultCurrency))

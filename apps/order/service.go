@@ -1,7 +1,9 @@
 package order
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
 	"errors"
@@ -73,7 +75,17 @@ type createJob struct {
 	out  []proto.Message
 	meta events.Meta
 	done chan error
+
+	// requestID and fingerprint identify a retried create (empty: no key).
+	requestID   string
+	fingerprint []byte
+	// existing is set, before done is sent, when requestID was already used
+	// for the same order: the id of the order the first call created.
+	existing string
 }
+
+// errRequestReused is a request_id already used for a different order.
+var errRequestReused = errors.New("request_id reused for a different order")
 
 // New returns the service with defaults applied.
 func New(cfg Config) *Service {
@@ -108,7 +120,7 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	if err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "customer_id = %q: %s may only order for %q", truncate(req.GetCustomerId()), CustomerHeader, truncate(caller.Customer))
 	}
-	cr := CreateRequest{CustomerID: customer, Currency: req.GetCurrency(), Address: req.GetShippingAddress()}
+	cr := CreateRequest{CustomerID: customer, Currency: req.GetCurrency(), Address: req.GetShippingAddress(), RequestID: req.GetRequestId()}
 	for _, it := range req.GetItems() {
 		cr.Items = append(cr.Items, Item{ProductID: it.GetProductId(), Quantity: it.GetQuantity()})
 	}
@@ -129,10 +141,20 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	now := s.cfg.Now()
 	created := &eventsv1.OrderCreated{OrderId: id, CustomerId: cr.CustomerID, Items: lines, TotalCents: total, Currency: currency, ShippingAddress: cr.Address}
 	saga, out := Start(created, correlation, now, s.cfg.StepTimeout)
-	err = s.enqueue(&createJob{ctx: ctx, saga: saga, out: out, meta: events.Meta{AggregateID: id, CorrelationID: correlation}, done: make(chan error, 1)})
-	if err != nil {
+	job := &createJob{ctx: ctx, saga: saga, out: out, meta: events.Meta{AggregateID: id, CorrelationID: correlation}, done: make(chan error, 1)}
+	if cr.RequestID != "" {
+		job.requestID, job.fingerprint = cr.RequestID, requestFingerprint(customer, currency, cr.Address, req.GetItems())
+	}
+	err = s.enqueue(job)
+	switch {
+	case errors.Is(err, errRequestReused):
+		return nil, status.Errorf(codes.InvalidArgument, "request_id = %q was already used by customer %q for a different order: use a new request_id for a new order, the same request to retry", truncate(cr.RequestID), truncate(customer))
+	case err != nil:
 		s.cfg.Logger.ErrorContext(ctx, "create order failed", "error", err)
 		return nil, status.Error(codes.Internal, "could not store the order")
+	case job.existing != "":
+		s.cfg.Logger.InfoContext(ctx, "order create retried", "order_id", job.existing, "request_id", truncate(cr.RequestID))
+		return &orderv1.CreateOrderResponse{OrderId: job.existing}, nil
 	}
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.OrdersCreated.Inc()
@@ -172,6 +194,14 @@ func (s *Service) lead() {
 
 func (s *Service) commitCreates(batch []*createJob) {
 	apply := func(tx *store.Tx, j *createJob) error {
+		j.existing = "" // from a failed group attempt, rolled back
+		if j.requestID != "" {
+			existing, err := s.claimRequest(j.ctx, tx, j)
+			if err != nil || existing != "" {
+				j.existing = existing
+				return err
+			}
+		}
 		if err := s.insertSaga(j.ctx, tx, j.saga); err != nil {
 			return err
 		}
@@ -201,6 +231,49 @@ func (s *Service) commitCreates(batch []*createJob) {
 			return apply(tx, j)
 		})
 	}
+}
+
+// claimRequest records j's request_id for its order, or returns the order
+// an earlier call with the same key created. A concurrent claim of the same
+// key (another replica, PostgreSQL) waits on the primary key until the
+// first commits, then reads its row.
+func (s *Service) claimRequest(ctx context.Context, tx *store.Tx, j *createJob) (string, error) {
+	res, err := tx.Exec(ctx, `INSERT INTO create_requests (customer_id, request_id, order_id, fingerprint) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		j.saga.CustomerID, j.requestID, j.saga.OrderID, j.fingerprint)
+	if err != nil {
+		return "", fmt.Errorf("order: claim request_id: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", fmt.Errorf("order: claim request_id: %w", err)
+	} else if n == 1 {
+		return "", nil
+	}
+	var (
+		id string
+		fp []byte
+	)
+	if err := tx.QueryRow(ctx, `SELECT order_id, fingerprint FROM create_requests WHERE customer_id = ? AND request_id = ?`,
+		j.saga.CustomerID, j.requestID).Scan(&id, &fp); err != nil {
+		return "", fmt.Errorf("order: read request_id: %w", err)
+	}
+	if !bytes.Equal(fp, j.fingerprint) {
+		return "", errRequestReused
+	}
+	return id, nil
+}
+
+// requestFingerprint hashes what a CreateOrder asks for (customer resolved,
+// currency defaulted), so a retry matches the first call and a different
+// order under the same request_id does not.
+func requestFingerprint(customer, currency, address string, items []*orderv1.Item) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&orderv1.CreateOrderRequest{
+		CustomerId: customer, Currency: currency, ShippingAddress: address, Items: items,
+	})
+	if err != nil { // cannot happen for this message; keep retries safe anyway
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return sum[:]
 }
 
 // GetOrder folds the order's events and adds the saga step. A verified

@@ -1,6 +1,7 @@
 // Command orderctl is a small client for the order APIs.
 //
-//	orderctl create -customer alice -item sku-1:2 [-item sku-3:1] [-address "1 Main St"]
+//	orderctl create -customer alice -item sku-1:2 [-item sku-3:1] [-address "1 Main St"] [-request-id key]
+//	                                # retries while the service is unavailable, under one request_id
 //	orderctl get <order-id>
 //	orderctl watch <order-id>       # polls until the saga ends
 //	orderctl cancel <order-id> [-reason text]
@@ -9,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"os"
@@ -16,8 +18,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -51,6 +56,7 @@ func main() {
 	customer := fs.String("customer", "", "customer id (create)")
 	address := fs.String("address", "1 Main St", "shipping address (create)")
 	reason := fs.String("reason", "", "reason (cancel)")
+	requestID := fs.String("request-id", "", "idempotency key (create; default: a new random one); retries reuse it, so one order is placed")
 	var its items
 	fs.Var(&its, "item", "product:quantity, repeatable (create)")
 	fs.Parse(os.Args[2:])
@@ -69,7 +75,17 @@ func main() {
 	id := fs.Arg(0)
 	switch cmd {
 	case "create":
-		r, err := oc.CreateOrder(ctx, &orderv1.CreateOrderRequest{CustomerId: *customer, Items: its, ShippingAddress: *address})
+		req := &orderv1.CreateOrderRequest{CustomerId: *customer, Items: its, ShippingAddress: *address, RequestId: *requestID}
+		if req.RequestId == "" {
+			req.RequestId = rand.Text()
+		}
+		r, err := backoff.Retry(ctx, func() (*orderv1.CreateOrderResponse, error) {
+			r, err := oc.CreateOrder(ctx, req)
+			if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
+				return r, backoff.Permanent(err)
+			}
+			return r, err
+		}, backoff.WithMaxElapsedTime(30*time.Second))
 		check(err)
 		fmt.Println(r.GetOrderId())
 	case "get":

@@ -135,8 +135,14 @@ type CreateOrderRequest struct {
 	// ISO 4217; defaults to EUR.
 	Currency        string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
 	ShippingAddress string `protobuf:"bytes,4,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Optional idempotency key chosen by the client (a UUID, say; at most 256
+	// bytes). A retry with the same customer and request_id returns the order
+	// the first call created instead of creating another, so a client that
+	// lost the answer (timeout, a restart of the service) can simply retry.
+	// Reusing a request_id for a different order is InvalidArgument.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateOrderRequest) Reset() {
@@ -193,6 +199,13 @@ func (x *CreateOrderRequest) GetCurrency() string {
 func (x *CreateOrderRequest) GetShippingAddress() string {
 	if x != nil {
 		return x.ShippingAddress
+	}
+	return ""
+}
+
+func (x *CreateOrderRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -455,13 +468,15 @@ const file_ordermesh_order_v1_order_proto_rawDesc = "" +
 	"\x04Item\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
-	"\bquantity\x18\x02 \x01(\x05R\bquantity\"\xac\x01\n" +
+	"\bquantity\x18\x02 \x01(\x05R\bquantity\"\xcb\x01\n" +
 	"\x12CreateOrderRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12.\n" +
 	"\x05items\x18\x02 \x03(\v2\x18.ordermesh.order.v1.ItemR\x05items\x12\x1a\n" +
 	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12)\n" +
-	"\x10shipping_address\x18\x04 \x01(\tR\x0fshippingAddress\"0\n" +
+	"\x10shipping_address\x18\x04 \x01(\tR\x0fshippingAddress\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"0\n" +
 	"\x13CreateOrderResponse\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\",\n" +
 	"\x0fGetOrderRequest\x12\x19\n" +

@@ -252,6 +252,12 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 			return int64(count(payments, `SELECT COALESCE(SUM(amount_cents), 0) FROM payments WHERE order_id = ? AND status = ?`, id, payment.Authorized))
 		},
 		func(id string) int { return count(payments, `SELECT COUNT(*) FROM payments WHERE order_id = ?`, id) })
+	// Every stored order is one a client was told about: a create whose
+	// answer the kill cut off was retried under its request_id, not placed
+	// twice (its stock would be taken by an order nobody knows of).
+	if n := count(orders, `SELECT COUNT(*) FROM sagas`); n != len(ids) {
+		t.Errorf("order database holds %d orders, the clients placed %d", n, len(ids))
+	}
 	for _, id := range ids {
 		// The event stream holds OrderCreated and exactly one ending.
 		if n := count(orders, `SELECT COUNT(*) FROM order_events WHERE order_id = ?`, id); n != 2 {

@@ -663,6 +663,9 @@ func testCrash(t *testing.T, b backend) {
 	if got, want := h.available("sku-crash"), int64(stockEach-completed); got != want {
 		t.Errorf("sku-crash available = %d, want %d (one unit per completed order)", got, want)
 	}
+	if got := h.count(system.Order, `SELECT COUNT(*) FROM sagas`); got != n {
+		t.Errorf("order database holds %d orders, the clients placed %d (a retried create placed twice?)", got, n)
+	}
 	t.Logf("%d of %d orders completed, the rest compensated", completed, n)
 	assertRebuildMatches(t, h, b) // order-query was killed too
 }
@@ -725,9 +728,10 @@ func TestOneTracePerOrderFromAPICallToCompletion(t *testing.T) {
 // for them and returns the ids of the placed orders.
 func placeOrders(ctx context.Context, t *testing.T, client orderv1.OrderServiceClient, prefix string, clients, perClient int, gap time.Duration, stop <-chan struct{}) func() []string {
 	var (
-		mu  sync.Mutex
-		ids []string
-		wg  sync.WaitGroup
+		mu      sync.Mutex
+		ids     []string
+		wg      sync.WaitGroup
+		retries atomic.Int64
 	)
 	for c := range clients {
 		wg.Add(1)
@@ -739,12 +743,17 @@ func placeOrders(ctx context.Context, t *testing.T, client orderv1.OrderServiceC
 					return
 				default:
 				}
+				// A retry repeats the request_id: a create that committed
+				// before its answer was lost (the service killed between the
+				// two) is answered with that order instead of a second one.
+				req := &orderv1.CreateOrderRequest{
+					CustomerId: fmt.Sprintf("%s%d-%d", prefix, c, i), ShippingAddress: "1 Main St",
+					Items:     []*orderv1.Item{{ProductId: "sku-crash", Quantity: 1}},
+					RequestId: fmt.Sprintf("%s-%d-%d", prefix, c, i),
+				}
 				for try := 0; ; try++ {
 					cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-					resp, err := client.CreateOrder(cctx, &orderv1.CreateOrderRequest{
-						CustomerId: fmt.Sprintf("%s%d-%d", prefix, c, i), ShippingAddress: "1 Main St",
-						Items: []*orderv1.Item{{ProductId: "sku-crash", Quantity: 1}},
-					})
+					resp, err := client.CreateOrder(cctx, req)
 					cancel()
 					if err == nil {
 						mu.Lock()
@@ -752,6 +761,7 @@ func placeOrders(ctx context.Context, t *testing.T, client orderv1.OrderServiceC
 						mu.Unlock()
 						break
 					}
+					retries.Add(1)
 					if try == 200 {
 						t.Errorf("CreateOrder kept failing: %v", err)
 						return
@@ -766,6 +776,7 @@ func placeOrders(ctx context.Context, t *testing.T, client orderv1.OrderServiceC
 		wg.Wait()
 		mu.Lock()
 		defer mu.Unlock()
+		t.Logf("placed %d orders; %d CreateOrder calls failed and were retried under their request_id", len(ids), retries.Load())
 		return ids
 	}
 }

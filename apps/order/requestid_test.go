@@ -1,0 +1,107 @@
+package order
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
+)
+
+func countRows(t *testing.T, svc *Service, table string) int {
+	t.Helper()
+	var n int
+	if err := svc.cfg.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCreateOrderRequestIDMakesRetriesSafe(t *testing.T) {
+	one := []*orderv1.Item{{ProductId: "sku-1", Quantity: 1}}
+	two := []*orderv1.Item{{ProductId: "sku-1", Quantity: 2}}
+	req := func(customer, requestID string, items []*orderv1.Item) *orderv1.CreateOrderRequest {
+		return &orderv1.CreateOrderRequest{CustomerId: customer, RequestId: requestID, Items: items, ShippingAddress: "1 Main St"}
+	}
+	tests := []struct {
+		name       string
+		first      *orderv1.CreateOrderRequest
+		second     *orderv1.CreateOrderRequest
+		code       codes.Code // of the second call
+		sameOrder  bool
+		wantOrders int
+	}{
+		{"retry returns the first order", req("alice", "r1", one), req("alice", "r1", one), codes.OK, true, 1},
+		{"explicit default currency is the same request", req("alice", "r1", one),
+			&orderv1.CreateOrderRequest{CustomerId: "alice", RequestId: "r1", Items: one, ShippingAddress: "1 Main St", Currency: DefaultCurrency}, codes.OK, true, 1},
+		{"no request_id creates two orders", req("alice", "", one), req("alice", "", one), codes.OK, false, 2},
+		{"new request_id creates a new order", req("alice", "r1", one), req("alice", "r2", one), codes.OK, false, 2},
+		{"keys are per customer", req("alice", "r1", one), req("bob", "r1", one), codes.OK, false, 2},
+		{"reused for different items is refused", req("alice", "r1", one), req("alice", "r1", two), codes.InvalidArgument, false, 1},
+		{"reused for another address is refused", req("alice", "r1", one),
+			&orderv1.CreateOrderRequest{CustomerId: "alice", RequestId: "r1", Items: one, ShippingAddress: "2 Side St"}, codes.InvalidArgument, false, 1},
+		{"over-long request_id is refused", req("alice", "r1", one), req("alice", strings.Repeat("x", MaxTextLen+1), one), codes.InvalidArgument, false, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := newTestService(t)
+			ctx := context.Background()
+			first, err := svc.CreateOrder(ctx, tc.first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := svc.CreateOrder(ctx, tc.second)
+			if got := status.Code(err); got != tc.code {
+				t.Fatalf("second call: code %s (%v), want %s", got, err, tc.code)
+			}
+			if err != nil && !strings.Contains(err.Error(), "request_id") {
+				t.Errorf("error %q does not name request_id", err)
+			}
+			if err == nil && (second.GetOrderId() == first.GetOrderId()) != tc.sameOrder {
+				t.Errorf("orders %s and %s: same = %v, want %v", first.GetOrderId(), second.GetOrderId(), !tc.sameOrder, tc.sameOrder)
+			}
+			if n := countRows(t, svc, "sagas"); n != tc.wantOrders {
+				t.Errorf("%d sagas stored, want %d", n, tc.wantOrders)
+			}
+			if n := countRows(t, svc, "order_events"); n != tc.wantOrders {
+				t.Errorf("%d OrderCreated events stored, want %d", n, tc.wantOrders)
+			}
+		})
+	}
+}
+
+// Concurrent retries land in one group commit or in several; either way one
+// order results and every caller is told its id.
+func TestCreateOrderConcurrentRetriesCreateOneOrder(t *testing.T) {
+	svc := newTestService(t)
+	const callers = 16
+	ids := make([]string, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := svc.CreateOrder(context.Background(), &orderv1.CreateOrderRequest{
+				CustomerId: "alice", RequestId: "same", Items: []*orderv1.Item{{ProductId: "sku-1", Quantity: 1}},
+			})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = resp.GetOrderId()
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if id != ids[0] {
+			t.Errorf("caller %d got order %s, caller 0 got %s", i, id, ids[0])
+		}
+	}
+	if n := countRows(t, svc, "sagas"); n != 1 {
+		t.Errorf("%d sagas stored, want 1", n)
+	}
+}
