@@ -280,11 +280,24 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
 	}
 	var dead []item
 	err := c.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		ids := make([]string, 0, len(items))
+		for _, it := range items {
+			if it.err == nil {
+				ids = append(ids, it.d.Env.GetId())
+			}
+		}
+		fresh, err := tx.MarkProcessedAll(ctx, ids)
+		if err != nil {
+			return err
+		}
 		for _, it := range items {
 			if it.err != nil {
 				continue
 			}
-			if err := c.apply(ctx, tx, it.d); err != nil {
+			id := it.d.Env.GetId()
+			first := fresh[id]
+			delete(fresh, id) // a repeat within the batch is a duplicate too
+			if err := c.apply(ctx, tx, it.d, first); err != nil {
 				return err
 			}
 		}
@@ -355,8 +368,9 @@ func (c *Consumer) commit(ctx context.Context) error {
 	return nil
 }
 
-// apply runs the handler for one message unless it was processed before.
-func (c *Consumer) apply(ctx context.Context, tx *store.Tx, d Delivery) error {
+// apply runs the handler for one message if fresh: not processed before
+// (the caller has recorded it as processed in tx).
+func (c *Consumer) apply(ctx context.Context, tx *store.Tx, d Delivery, fresh bool) error {
 	mctx := propagation.TraceContext{}.Extract(ctx, outbox.HeaderCarrier{Headers: &d.Msg.Headers})
 	mctx = telemetry.WithCorrelationID(mctx, d.Env.GetCorrelationId())
 	mctx, span := c.cfg.Tracer.Start(mctx, "consume "+d.Env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer))
@@ -364,10 +378,6 @@ func (c *Consumer) apply(ctx context.Context, tx *store.Tx, d Delivery) error {
 	if span.IsRecording() { // the attributes cost allocations; skip them when tracing is off
 		span.SetAttributes(attribute.String("messaging.destination.name", d.Msg.Topic), attribute.String("messaging.consumer.group.name", c.cfg.Group),
 			attribute.String("ordermesh.aggregate_id", d.Env.GetAggregateId()), attribute.String("ordermesh.event_id", d.Env.GetId()))
-	}
-	fresh, err := tx.MarkProcessed(mctx, d.Env.GetId())
-	if err != nil {
-		return err
 	}
 	outcome := "ok"
 	if fresh {
@@ -395,7 +405,13 @@ func (c *Consumer) applyWithRetry(ctx context.Context, d Delivery) error {
 	b.InitialInterval = 20 * time.Millisecond
 	b.MaxInterval = 500 * time.Millisecond
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := c.cfg.DB.InTx(ctx, func(tx *store.Tx) error { return c.apply(ctx, tx, d) })
+		err := c.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+			fresh, err := tx.MarkProcessed(ctx, d.Env.GetId())
+			if err != nil {
+				return err
+			}
+			return c.apply(ctx, tx, d, fresh)
+		})
 		if err != nil {
 			c.cfg.Logger.Warn("message failed", "event_id", d.Env.GetId(), "type", d.Env.GetType(), "error", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -354,6 +355,50 @@ func (t *Tx) Dialect() Dialect { return t.db.dialect }
 
 // DB is the handle the transaction runs on.
 func (t *Tx) DB() *DB { return t.db }
+
+// MarkProcessedAll records every id in eventIDs as handled, in one
+// statement, and returns the ones that were not processed before (an id
+// repeated in eventIDs counts once). A consumed batch marks all its events
+// with it: one statement instead of one per event.
+func (t *Tx) MarkProcessedAll(ctx context.Context, eventIDs []string) (map[string]bool, error) {
+	fresh := make(map[string]bool, len(eventIDs))
+	if len(eventIDs) == 0 {
+		return fresh, nil
+	}
+	var (
+		q   string
+		arg any
+	)
+	switch t.db.dialect {
+	case Postgres:
+		q, arg = `INSERT INTO processed_events (event_id) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING RETURNING event_id`, eventIDs
+	default:
+		// One JSON array parameter keeps the statement text (and so its
+		// prepared statement) the same for every batch size. "WHERE true"
+		// settles SQLite's INSERT ... SELECT ... ON CONFLICT parse.
+		b, err := json.Marshal(eventIDs)
+		if err != nil {
+			return nil, fmt.Errorf("store: mark processed: %w", err)
+		}
+		q, arg = `INSERT INTO processed_events (event_id) SELECT value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING event_id`, string(b)
+	}
+	rows, err := t.Query(ctx, q, arg)
+	if err != nil {
+		return nil, fmt.Errorf("store: mark %d processed: %w", len(eventIDs), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: mark %d processed: %w", len(eventIDs), err)
+		}
+		fresh[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: mark %d processed: %w", len(eventIDs), err)
+	}
+	return fresh, nil
+}
 
 // MarkProcessed records eventID as handled in this transaction. It reports
 // false when the event was already processed, so the caller skips it: this

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
@@ -42,5 +44,72 @@ func TestSQLiteMigrateAndMarkProcessedOnce(t *testing.T) {
 	})
 	if err != nil || !first || second {
 		t.Errorf("MarkProcessed: first %v second %v err %v, want true false nil", first, second, err)
+	}
+}
+
+func TestSQLiteMarkProcessedAllReportsOnlyNewIDs(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testMarkProcessedAll(t, db)
+}
+
+// testMarkProcessedAll runs a consumer's view of batches against db.
+func testMarkProcessedAll(t *testing.T, db *DB) {
+	ctx := context.Background()
+	svc := fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (id TEXT PRIMARY KEY);\n-- +goose Down\nDROP TABLE t;\n")}}
+	if err := db.Migrate(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	mark := func(ids ...string) []string {
+		t.Helper()
+		var fresh map[string]bool
+		err := db.InTx(ctx, func(tx *Tx) (err error) {
+			fresh, err = tx.MarkProcessedAll(ctx, ids)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for id := range fresh {
+			out = append(out, id)
+		}
+		slices.Sort(out)
+		return out
+	}
+	tests := []struct {
+		name string
+		ids  []string
+		want []string
+	}{
+		{"empty batch", nil, nil},
+		{"all new", []string{"a", "b", "c"}, []string{"a", "b", "c"}},
+		{"all seen", []string{"c", "a"}, nil},
+		{"mixed", []string{"b", "d", "a", "e"}, []string{"d", "e"}},
+		{"repeat within the batch counts once", []string{"f", "f", "e"}, []string{"f"}},
+		{"quotes and unicode survive the encoding", []string{`g"h`, "ü\\n"}, []string{`g"h`, "ü\\n"}},
+	}
+	for _, tc := range tests {
+		if got := mark(tc.ids...); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: fresh %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// A rolled-back batch records nothing.
+	errBoom := errors.New("boom")
+	err := db.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.MarkProcessedAll(ctx, []string{"x"}); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	if got := mark("x"); !slices.Equal(got, []string{"x"}) {
+		t.Errorf("after rollback: fresh %q, want [x]", got)
 	}
 }

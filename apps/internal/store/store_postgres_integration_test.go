@@ -1,0 +1,21 @@
+//go:build integration
+
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ordermesh/ordermesh/apps/internal/pgtest"
+)
+
+func TestPostgresMarkProcessedAllReportsOnlyNewIDs(t *testing.T) {
+	pg := pgtest.Start(t)
+	pg.CreateDB(t, "marks")
+	db, err := Open(context.Background(), pg.DSN("marks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testMarkProcessedAll(t, db)
+}
