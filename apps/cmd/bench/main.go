@@ -49,6 +49,7 @@ func main() {
 	// fuller fetches (measured: 2 partitions ≈ 15 % less CPU per saga than 6).
 	partitions := flag.Int("partitions", 2, "partitions per topic")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the full-speed pass to this file")
+	lowProfile := flag.String("cpuprofile-low", "", "write a CPU profile of the -low-rate pass to this file")
 	flag.Parse()
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "ordermesh-bench-")
@@ -115,18 +116,10 @@ func main() {
 	}
 	warm := run(1000, 0)
 	log.Printf("warm-up: %v", warm)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-	}
+	stop := startProfile(*cpuProfile)
 	cpu0 := cpuTime()
 	full := run(*orders, 0)
-	pprof.StopCPUProfile()
+	stop()
 	// Process CPU per saga does not depend on what else the machine runs,
 	// unlike sagas/s on a shared machine.
 	cpuPerSaga := (cpuTime() - cpu0) / time.Duration(*orders)
@@ -145,8 +138,14 @@ func main() {
 	halfRes := run(int(half*float64(*halfSeconds)), half)
 	log.Printf("half rate: %v", halfRes)
 	var lowRes load.Result
+	var lowCPUPerSaga time.Duration
 	if *lowRate > 0 {
-		lowRes = run(int(*lowRate*float64(*halfSeconds)), *lowRate)
+		stop := startProfile(*lowProfile)
+		cpu0 := cpuTime()
+		n := int(*lowRate * float64(*halfSeconds))
+		lowRes = run(n, *lowRate)
+		lowCPUPerSaga = (cpuTime() - cpu0) / time.Duration(n)
+		stop()
 		log.Printf("low rate: %v", lowRes)
 	}
 	if err := sys.Stop(ctx); err != nil {
@@ -165,6 +164,7 @@ func main() {
 	fmt.Printf("| sagas/s achieved at half rate | %.0f |\n", halfRes.Throughput)
 	if *lowRate > 0 {
 		fmt.Printf("| end-to-end latency at %.0f orders/s (%d orders) p50 / p99 / max | %s / %s / %s |\n", *lowRate, lowRes.Orders, ms(lowRes.P50), ms(lowRes.P99), ms(lowRes.Max))
+		fmt.Printf("| process CPU (user+sys) per saga at %.0f orders/s | %d µs |\n", *lowRate, lowCPUPerSaga.Microseconds())
 	}
 	fmt.Printf("| raw kfake produce, 256 B, acks=all (msgs/s) | %.0f |\n", prod)
 	fmt.Printf("| raw kfake consume, consumer group (msgs/s) | %.0f |\n", cons)
@@ -198,6 +198,25 @@ func waitQuiet(ctx context.Context, sys *system.System, placed int) error {
 }
 
 // cpuTime is the CPU time (user + system) this process has used.
+// startProfile starts a CPU profile into path (none if empty) and returns
+// the function that stops it.
+func startProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
