@@ -258,21 +258,32 @@ func replayPartition(ctx context.Context, p kafka.Partition, target *store.DB) (
 
 func applyReplayed(ctx context.Context, target *store.DB, msgs []kafka.Message) (int64, error) {
 	var applied int64
+	type decoded struct {
+		id      string
+		payload proto.Message
+	}
+	var evs []decoded
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		env, payload, err := events.Decode(m.Value)
+		if err != nil {
+			continue // the live consumer dead-lettered it; the view skips it too
+		}
+		evs = append(evs, decoded{env.GetId(), payload})
+		ids = append(ids, env.GetId())
+	}
 	err := target.InTx(ctx, func(tx *store.Tx) error {
 		applied = 0
-		for _, m := range msgs {
-			env, payload, err := events.Decode(m.Value)
-			if err != nil {
-				continue // the live consumer dead-lettered it; the view skips it too
-			}
-			fresh, err := tx.MarkProcessed(ctx, env.GetId())
-			if err != nil {
-				return err
-			}
-			if !fresh {
+		fresh, err := tx.MarkProcessedAll(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if !fresh[ev.id] {
 				continue
 			}
-			if err := Project(ctx, tx, payload); err != nil {
+			delete(fresh, ev.id) // a repeat within the batch is applied once
+			if err := Project(ctx, tx, ev.payload); err != nil {
 				return err
 			}
 			applied++

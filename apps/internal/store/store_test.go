@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"errors"
-	"slices"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/fstest"
 )
