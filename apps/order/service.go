@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -264,16 +265,22 @@ func (s *Service) claimRequest(ctx context.Context, tx *store.Tx, j *createJob) 
 
 // requestFingerprint hashes what a CreateOrder asks for (customer resolved,
 // currency defaulted), so a retry matches the first call and a different
-// order under the same request_id does not.
+// order under the same request_id does not. Every field is length-prefixed,
+// so no two different requests hash the same bytes.
 func requestFingerprint(customer, currency, address string, items []*orderv1.Item) []byte {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&orderv1.CreateOrderRequest{
-		CustomerId: customer, Currency: currency, ShippingAddress: address, Items: items,
-	})
-	if err != nil { // cannot happen for this message; keep retries safe anyway
-		b = []byte(err.Error())
+	h := sha256.New()
+	field := func(s string) {
+		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
+		h.Write([]byte(s))
 	}
-	sum := sha256.Sum256(b)
-	return sum[:]
+	field(customer)
+	field(currency)
+	field(address)
+	for _, it := range items {
+		field(it.GetProductId())
+		h.Write(binary.AppendVarint(nil, int64(it.GetQuantity())))
+	}
+	return h.Sum(nil)
 }
 
 // GetOrder folds the order's events and adds the saga step. A verified

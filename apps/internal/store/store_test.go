@@ -20,21 +20,32 @@ func TestRebindNumbersPlaceholdersForPostgres(t *testing.T) {
 	}
 }
 
-func TestSQLiteMigrateAndMarkProcessedOnce(t *testing.T) {
-	ctx := context.Background()
-	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "x.db"))
+// serviceMigrations stands in for a service's own schema.
+var serviceMigrations = fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (id TEXT PRIMARY KEY);\n-- +goose Down\nDROP TABLE t;\n")}}
+
+func openSQLite(t *testing.T) *DB {
+	t.Helper()
+	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	svc := fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (id TEXT PRIMARY KEY);\n-- +goose Down\nDROP TABLE t;\n")}}
-	if err := db.Migrate(ctx, svc); err != nil {
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestSQLiteMigrateAndMarkProcessedOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t)
+	if err := db.Migrate(ctx, serviceMigrations); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Migrate(ctx, svc); err != nil {
+	if err := db.Migrate(ctx, serviceMigrations); err != nil {
 		t.Fatalf("second migrate must be a no-op: %v", err)
 	}
-	var first, second bool
+	var (
+		first, second bool
+		err           error
+	)
 	err = db.InTx(ctx, func(tx *Tx) error {
 		if first, err = tx.MarkProcessed(ctx, "e1"); err != nil {
 			return err
@@ -48,20 +59,13 @@ func TestSQLiteMigrateAndMarkProcessedOnce(t *testing.T) {
 }
 
 func TestSQLiteMarkProcessedAllReportsOnlyNewIDs(t *testing.T) {
-	ctx := context.Background()
-	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	testMarkProcessedAll(t, db)
+	testMarkProcessedAll(t, openSQLite(t))
 }
 
 // testMarkProcessedAll runs a consumer's view of batches against db.
 func testMarkProcessedAll(t *testing.T, db *DB) {
 	ctx := context.Background()
-	svc := fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (id TEXT PRIMARY KEY);\n-- +goose Down\nDROP TABLE t;\n")}}
-	if err := db.Migrate(ctx, svc); err != nil {
+	if err := db.Migrate(ctx, serviceMigrations); err != nil {
 		t.Fatal(err)
 	}
 	mark := func(ids ...string) []string {
