@@ -5,10 +5,8 @@ package order
 import (
 	"context"
 	"io/fs"
-	"sync"
 	"testing"
 
-	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
 	"github.com/ordermesh/ordermesh/apps/internal/pgtest"
 	"github.com/ordermesh/ordermesh/apps/internal/store"
 )
@@ -36,30 +34,5 @@ func TestPostgresReplicasRetryingOneCreatePlaceOneOrder(t *testing.T) {
 		}
 		replicas = append(replicas, New(Config{DB: db, Catalog: Catalog{"sku-1": 100}}))
 	}
-	const callers = 16
-	ids := make([]string, callers)
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := replicas[i%2].CreateOrder(ctx, &orderv1.CreateOrderRequest{
-				CustomerId: "alice", RequestId: "same", Items: []*orderv1.Item{{ProductId: "sku-1", Quantity: 1}},
-			})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			ids[i] = resp.GetOrderId()
-		}()
-	}
-	wg.Wait()
-	for i, id := range ids {
-		if id != ids[0] {
-			t.Errorf("caller %d got order %s, caller 0 got %s", i, id, ids[0])
-		}
-	}
-	if n := countRows(t, replicas[0], "sagas"); n != 1 {
-		t.Errorf("%d sagas stored, want 1", n)
-	}
+	retryConcurrently(t, replicas...)
 }

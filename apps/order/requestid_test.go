@@ -77,7 +77,14 @@ func TestCreateOrderRequestIDMakesRetriesSafe(t *testing.T) {
 // Concurrent retries land in one group commit or in several; either way one
 // order results and every caller is told its id.
 func TestCreateOrderConcurrentRetriesCreateOneOrder(t *testing.T) {
-	svc := newTestService(t)
+	retryConcurrently(t, newTestService(t))
+}
+
+// retryConcurrently has 16 callers create the same order under one
+// request_id at once, spread over the replicas, and checks that one order
+// was stored and every caller was told its id.
+func retryConcurrently(t *testing.T, replicas ...*Service) {
+	t.Helper()
 	const callers = 16
 	ids := make([]string, callers)
 	var wg sync.WaitGroup
@@ -85,7 +92,7 @@ func TestCreateOrderConcurrentRetriesCreateOneOrder(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := svc.CreateOrder(context.Background(), &orderv1.CreateOrderRequest{
+			resp, err := replicas[i%len(replicas)].CreateOrder(context.Background(), &orderv1.CreateOrderRequest{
 				CustomerId: "alice", RequestId: "same", Items: []*orderv1.Item{{ProductId: "sku-1", Quantity: 1}},
 			})
 			if err != nil {
@@ -101,7 +108,7 @@ func TestCreateOrderConcurrentRetriesCreateOneOrder(t *testing.T) {
 			t.Errorf("caller %d got order %s, caller 0 got %s", i, id, ids[0])
 		}
 	}
-	if n := countRows(t, svc, "sagas"); n != 1 {
+	if n := countRows(t, replicas[0], "sagas"); n != 1 {
 		t.Errorf("%d sagas stored, want 1", n)
 	}
 }
