@@ -279,10 +279,9 @@ func applyReplayed(ctx context.Context, target *store.DB, msgs []kafka.Message) 
 			return err
 		}
 		for _, ev := range evs {
-			if !fresh[ev.id] {
+			if !fresh.Take(ev.id) {
 				continue
 			}
-			delete(fresh, ev.id) // a repeat within the batch is applied once
 			if err := Project(ctx, tx, ev.payload); err != nil {
 				return err
 			}

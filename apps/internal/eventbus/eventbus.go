@@ -294,10 +294,7 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
 			if it.err != nil {
 				continue
 			}
-			id := it.d.Env.GetId()
-			first := fresh[id]
-			delete(fresh, id) // a repeat within the batch is a duplicate too
-			if err := c.apply(ctx, tx, it.d, first); err != nil {
+			if err := c.apply(ctx, tx, it.d, fresh.Take(it.d.Env.GetId())); err != nil {
 				return err
 			}
 		}

@@ -356,12 +356,24 @@ func (t *Tx) Dialect() Dialect { return t.db.dialect }
 // DB is the handle the transaction runs on.
 func (t *Tx) DB() *DB { return t.db }
 
+// Fresh holds the event ids of a batch that were not processed before.
+type Fresh map[string]bool
+
+// Take reports whether id is fresh and uses it up, so a repeat of id later
+// in the same batch is a duplicate too.
+func (f Fresh) Take(id string) bool {
+	ok := f[id]
+	delete(f, id)
+	return ok
+}
+
 // MarkProcessedAll records every id in eventIDs as handled, in one
-// statement, and returns the ones that were not processed before (an id
-// repeated in eventIDs counts once). A consumed batch marks all its events
-// with it: one statement instead of one per event.
-func (t *Tx) MarkProcessedAll(ctx context.Context, eventIDs []string) (map[string]bool, error) {
-	fresh := make(map[string]bool, len(eventIDs))
+// statement, and returns the ones that were not processed before. A
+// consumed batch marks all its events with it: one statement instead of one
+// per event. This is what makes consumers idempotent under at-least-once
+// delivery: the caller applies an event only if it can Take its id.
+func (t *Tx) MarkProcessedAll(ctx context.Context, eventIDs []string) (Fresh, error) {
+	fresh := make(Fresh, len(eventIDs))
 	if len(eventIDs) == 0 {
 		return fresh, nil
 	}
@@ -400,9 +412,10 @@ func (t *Tx) MarkProcessedAll(ctx context.Context, eventIDs []string) (map[strin
 	return fresh, nil
 }
 
-// MarkProcessed records eventID as handled in this transaction. It reports
-// false when the event was already processed, so the caller skips it: this
-// is what makes consumers idempotent under at-least-once delivery.
+// MarkProcessed records one event as handled and reports false when it was
+// processed before. For one id a plain INSERT costs about half of
+// MarkProcessedAll's JSON array and RETURNING (the bench's raw-store pass:
+// 90k against 42k steps/s), so the one-message paths keep it.
 func (t *Tx) MarkProcessed(ctx context.Context, eventID string) (bool, error) {
 	res, err := t.Exec(ctx, `INSERT INTO processed_events (event_id) VALUES (?) ON CONFLICT DO NOTHING`, eventID)
 	if err != nil {
