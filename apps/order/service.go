@@ -179,11 +179,7 @@ func (s *Service) enqueue(job *createJob) error {
 
 // lead commits the queued jobs, then hands the next group to a new leader.
 func (s *Service) lead() {
-	s.mu.Lock()
-	batch := s.queue
-	s.queue = nil
-	s.mu.Unlock()
-	s.commitCreates(batch)
+	s.commitCreates()
 	s.mu.Lock()
 	if len(s.queue) > 0 {
 		go s.lead()
@@ -193,7 +189,21 @@ func (s *Service) lead() {
 	s.mu.Unlock()
 }
 
-func (s *Service) commitCreates(batch []*createJob) {
+// takeQueue returns the queued jobs and empties the queue.
+func (s *Service) takeQueue() []*createJob {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	batch := s.queue
+	s.queue = nil
+	return batch
+}
+
+// commitCreates commits the queued jobs in one transaction. It takes them
+// from the queue only once the transaction holds the database (on SQLite,
+// the one connection the reply consumer uses too), so every create that
+// arrived while the leader waited for it joins this commit instead of
+// waiting for the next.
+func (s *Service) commitCreates() {
 	apply := func(tx *store.Tx, j *createJob) error {
 		j.existing = "" // from a failed group attempt, rolled back
 		if j.requestID != "" {
@@ -210,7 +220,10 @@ func (s *Service) commitCreates(batch []*createJob) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var batch []*createJob
+	taken := false
 	err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		batch, taken = s.takeQueue(), true
 		s.afterCommit(tx)
 		for _, j := range batch {
 			if err := apply(tx, j); err != nil {
@@ -219,6 +232,10 @@ func (s *Service) commitCreates(batch []*createJob) {
 		}
 		return nil
 	})
+	if !taken {
+		// The transaction did not begin: what is queued fails with it.
+		batch = s.takeQueue()
+	}
 	if err == nil || len(batch) == 1 {
 		for _, j := range batch {
 			j.done <- err
