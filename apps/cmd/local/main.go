@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -90,6 +91,9 @@ func run(dir, orderAddr, queryAddr, metricsAddr string, declineAbove int64, late
 	})
 	if err != nil {
 		return err
+	}
+	for _, name := range system.Names {
+		reg.MustRegister(collectors.NewDBStatsCollector(sys.DB(name).SQL(), name))
 	}
 	defer func() {
 		logger.Info("stopping: finishing in-flight messages")

@@ -144,6 +144,9 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 		return err
 	}
 	defer db.Close()
+	// Connection-pool stats (go_sql_*): on SQLite, wait time is time spent
+	// queueing for the service's one connection.
+	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), name))
 	svc, err := build(ctx, Env{Name: name, Brokers: brokers, DB: db, Logger: logger, Tracer: tracer, Metrics: metrics})
 	if err != nil {
 		return err

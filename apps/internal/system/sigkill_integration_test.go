@@ -4,6 +4,7 @@ package system_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -106,6 +107,21 @@ func (p *serviceProcess) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// scrape returns the process's /metrics page.
+func (p *serviceProcess) scrape() string {
+	p.t.Helper()
+	resp, err := http.Get("http://" + p.httpAddr + "/metrics")
+	if err != nil {
+		p.t.Fatalf("%s /metrics: %v", p.name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		p.t.Fatalf("%s /metrics: status %d, %v", p.name, resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 // kill sends SIGKILL and reaps the process.
@@ -225,6 +241,13 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 			t.Fatalf("%d of %d orders reached a terminal state within 2m (reasons %v)", len(final), len(ids), reasons)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The process exports its own metrics and its connection pool's.
+	body := orderProc.scrape()
+	for _, want := range []string{`go_sql_max_open_connections{db_name="order"}`, `go_sql_wait_duration_seconds_total{db_name="order"}`, "ordermesh_orders_created_total"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("order process /metrics has no %s", want)
+		}
 	}
 	orderProc.stop()
 	paymentProc.stop()
