@@ -50,6 +50,10 @@ func main() {
 	partitions := flag.Int("partitions", 2, "partitions per topic")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the full-speed pass to this file")
 	lowProfile := flag.String("cpuprofile-low", "", "write a CPU profile of the -low-rate pass to this file")
+	// kfake runs each observer on a goroutine of its own and waits for it,
+	// so counting adds a hand-off to every request: a diagnostic, off by
+	// default so that it does not colour the other figures.
+	countRequests := flag.Bool("count-requests", false, "count Kafka requests per saga (slows kfake down a little)")
 	flag.Parse()
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "ordermesh-bench-")
@@ -63,6 +67,10 @@ func main() {
 		log.Fatal(err)
 	}
 	defer k.Close()
+	var requests *system.Requests
+	if *countRequests {
+		requests = k.CountRequests()
+	}
 
 	prod, cons, err := rawKafka(ctx, k.Brokers, *partitions, *rawMsgs)
 	if err != nil {
@@ -118,7 +126,9 @@ func main() {
 	log.Printf("warm-up: %v", warm)
 	stop := startProfile(*cpuProfile)
 	cpu0 := cpuTime()
+	p0 := takeProbe(sys, requests)
 	full := run(*orders, 0)
+	fullProbe := takeProbe(sys, requests).since(p0)
 	stop()
 	// Process CPU per saga does not depend on what else the machine runs,
 	// unlike sagas/s on a shared machine.
@@ -139,11 +149,14 @@ func main() {
 	log.Printf("half rate: %v", halfRes)
 	var lowRes load.Result
 	var lowCPUPerSaga time.Duration
+	var lowProbe probe
 	if *lowRate > 0 {
 		stop := startProfile(*lowProfile)
 		cpu0 := cpuTime()
 		n := int(*lowRate * float64(*halfSeconds))
+		p0 := takeProbe(sys, requests)
 		lowRes = run(n, *lowRate)
+		lowProbe = takeProbe(sys, requests).since(p0)
 		lowCPUPerSaga = (cpuTime() - cpu0) / time.Duration(n)
 		stop()
 		log.Printf("low rate: %v", lowRes)
@@ -162,9 +175,17 @@ func main() {
 	fmt.Printf("| end-to-end latency at full speed p50 / p99 (64 callers queueing) | %s / %s |\n", ms(full.P50), ms(full.P99))
 	fmt.Printf("| end-to-end latency at half the sustained rate (%.0f orders/s offered, %d orders) p50 / p99 / max | %s / %s / %s |\n", half, halfRes.Orders, ms(halfRes.P50), ms(halfRes.P99), ms(halfRes.Max))
 	fmt.Printf("| sagas/s achieved at half rate | %.0f |\n", halfRes.Throughput)
+	if requests != nil {
+		fmt.Printf("| Kafka requests per saga, full speed | %s |\n", fullProbe.requestsPerSaga(full.Orders))
+	}
+	fmt.Printf("| time spent queueing for each service's database connection, per second, full speed | %s |\n", fullProbe.queueing())
 	if *lowRate > 0 {
 		fmt.Printf("| end-to-end latency at %.0f orders/s (%d orders) p50 / p99 / max | %s / %s / %s |\n", *lowRate, lowRes.Orders, ms(lowRes.P50), ms(lowRes.P99), ms(lowRes.Max))
 		fmt.Printf("| process CPU (user+sys) per saga at %.0f orders/s | %d µs |\n", *lowRate, lowCPUPerSaga.Microseconds())
+		if requests != nil {
+			fmt.Printf("| Kafka requests per saga at %.0f orders/s | %s |\n", *lowRate, lowProbe.requestsPerSaga(lowRes.Orders))
+		}
+		fmt.Printf("| time spent queueing for each service's database connection, per second, at %.0f orders/s | %s |\n", *lowRate, lowProbe.queueing())
 	}
 	fmt.Printf("| raw kfake produce, 256 B, acks=all (msgs/s) | %.0f |\n", prod)
 	fmt.Printf("| raw kfake consume, consumer group (msgs/s) | %.0f |\n", cons)
@@ -177,6 +198,57 @@ func main() {
 	fmt.Printf("| ratio: saga-produced msgs/s ÷ raw kfake produce | %.3f |\n", full.Throughput*8/prod)
 	fmt.Printf("| ratio: sagas/s ÷ raw single-transaction rate | %.2f |\n", full.Throughput/single)
 	fmt.Printf("| outcomes (full speed) | %s |\n", strings.ReplaceAll(fmt.Sprint(full.Outcomes), "map", ""))
+}
+
+// probe is what a pass cost beyond CPU: the Kafka requests the cluster
+// served and the time callers waited for each service's database
+// connection (on SQLite the one connection every transaction of the service
+// takes in turn, so this is the queue in front of it).
+type probe struct {
+	at       time.Time
+	span     time.Duration // set by since
+	requests map[string]int64
+	waited   map[string]time.Duration
+}
+
+// takeProbe reads the counters; r may be nil (requests not counted).
+func takeProbe(sys *system.System, r *system.Requests) probe {
+	p := probe{at: time.Now(), requests: map[string]int64{}, waited: map[string]time.Duration{}}
+	if r != nil {
+		p.requests = r.Snapshot()
+	}
+	for _, name := range system.Names {
+		p.waited[name] = sys.DB(name).SQL().Stats().WaitDuration
+	}
+	return p
+}
+
+// since returns what happened between before and p.
+func (p probe) since(before probe) probe {
+	d := probe{at: before.at, span: p.at.Sub(before.at), requests: map[string]int64{}, waited: map[string]time.Duration{}}
+	for k, v := range p.requests {
+		d.requests[k] = v - before.requests[k]
+	}
+	for k, v := range p.waited {
+		d.waited[k] = v - before.waited[k]
+	}
+	return d
+}
+
+func (p probe) requestsPerSaga(sagas int) string {
+	var parts []string
+	for _, k := range []string{"Produce", "Fetch", "OffsetCommit"} {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, float64(p.requests[k])/float64(sagas)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (p probe) queueing() string {
+	var parts []string
+	for _, name := range system.Names {
+		parts = append(parts, fmt.Sprintf("%s %.2f s", name, p.waited[name].Seconds()/p.span.Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func waitQuiet(ctx context.Context, sys *system.System, placed int) error {

@@ -3,9 +3,11 @@ package system
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ordermesh/ordermesh/apps/internal/topics"
 )
@@ -41,3 +43,30 @@ func StartKafka(ctx context.Context, partitions int) (*Kafka, error) {
 
 // Close stops the cluster.
 func (k *Kafka) Close() { k.cluster.Close() }
+
+// Requests counts the requests the cluster serves, by API key.
+type Requests struct{ byKey [256]atomic.Int64 }
+
+// CountRequests starts counting every request the cluster serves (the
+// benchmark reports them per saga).
+func (k *Kafka) CountRequests() *Requests {
+	r := &Requests{}
+	k.cluster.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if key := req.Key(); key >= 0 && int(key) < len(r.byKey) {
+			r.byKey[key].Add(1)
+		}
+		return nil, nil, false // observe only: the cluster handles it
+	})
+	return r
+}
+
+// Snapshot returns the counts so far by API name (Produce, Fetch, ...).
+func (r *Requests) Snapshot() map[string]int64 {
+	out := map[string]int64{}
+	for key := range r.byKey {
+		if n := r.byKey[key].Load(); n > 0 {
+			out[kmsg.NameForKey(int16(key))] = n
+		}
+	}
+	return out
+}
