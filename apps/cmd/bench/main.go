@@ -206,7 +206,7 @@ func main() {
 // takes in turn, so this is the queue in front of it).
 type probe struct {
 	at       time.Time
-	span     time.Duration // set by since
+	span     time.Duration // of a difference (since)
 	requests map[string]int64
 	waited   map[string]time.Duration
 }
@@ -225,7 +225,7 @@ func takeProbe(sys *system.System, r *system.Requests) probe {
 
 // since returns what happened between before and p.
 func (p probe) since(before probe) probe {
-	d := probe{at: before.at, span: p.at.Sub(before.at), requests: map[string]int64{}, waited: map[string]time.Duration{}}
+	d := probe{span: p.at.Sub(before.at), requests: map[string]int64{}, waited: map[string]time.Duration{}}
 	for k, v := range p.requests {
 		d.requests[k] = v - before.requests[k]
 	}
