@@ -38,7 +38,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", "", "directory for the SQLite files (default: a new temporary directory; Kafka is in memory, so reuse a directory only for inspection)")
+	dir := flag.String("dir", "", "directory for the SQLite files, kept on exit (default: a new temporary directory, removed on exit; Kafka is in memory, so reuse a directory only for inspection)")
 	orderAddr := flag.String("order-addr", "127.0.0.1:50051", "order API address")
 	queryAddr := flag.String("query-addr", "127.0.0.1:50052", "read-model API address")
 	metricsAddr := flag.String("metrics-addr", "127.0.0.1:9464", "Prometheus metrics address")
@@ -64,6 +64,9 @@ func run(dir, orderAddr, queryAddr, metricsAddr string, declineAbove int64, late
 		if err != nil {
 			return err
 		}
+		// Kafka lives in memory, so these files mean nothing after exit.
+		// Deferred first, removed last: after every service has stopped.
+		defer os.RemoveAll(d)
 		dir = d
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
