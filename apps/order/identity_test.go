@@ -53,7 +53,7 @@ func withCustomer(vals ...string) context.Context {
 	return metadata.NewIncomingContext(ctx, md)
 }
 
-func newTestService(t *testing.T) *Service {
+func newTestService(t testing.TB) *Service {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "order.db"))

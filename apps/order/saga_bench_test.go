@@ -1,0 +1,80 @@
+package order
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ordermesh/ordermesh/apps/gen/eventsv1"
+	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
+	"github.com/ordermesh/ordermesh/apps/internal/events"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
+)
+
+// BenchmarkSagaSQLite measures the order service's own database work for one
+// saga on SQLite: its create and its three replies, committed in groups of
+// batch, the way group commit and the batching consumer commit them. The
+// service's one SQLite connection is the stage every saga of the whole
+// system passes four times, so its time per saga bounds the system's
+// throughput and sets how long callers queue for it (docs/BENCHMARKS.md).
+// ns/op is per saga.
+func BenchmarkSagaSQLite(b *testing.B) {
+	for _, batch := range []int{1, 4, 32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			svc := newTestService(b)
+			ctx := context.Background()
+			now := time.Now()
+			kinds := []string{"StockReserved", "PaymentAuthorized", "ShipmentScheduled"}
+			ids := make([]string, batch)
+			b.ResetTimer()
+			for done := 0; done < b.N; done += batch {
+				for i := range ids {
+					ids[i] = events.NewID()
+					created := &eventsv1.OrderCreated{OrderId: ids[i], CustomerId: "alice", Currency: DefaultCurrency, TotalCents: 100,
+						Items: []*eventsv1.LineItem{{ProductId: "sku-1", Quantity: 1, UnitPriceCents: 100}}}
+					saga, out := Start(created, ids[i], now, time.Minute)
+					svc.queue = append(svc.queue, &createJob{ctx: ctx, saga: saga, out: out, meta: events.Meta{AggregateID: ids[i], CorrelationID: ids[i]}, done: make(chan error, 1)})
+				}
+				jobs := svc.queue
+				svc.commitCreates()
+				for _, j := range jobs {
+					if err := <-j.done; err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, kind := range kinds {
+					replies := make([]eventbus.Delivery, batch)
+					eventIDs := make([]string, batch)
+					for i, id := range ids {
+						replies[i] = reply(replyOf(kind, id))
+						replies[i].Env.AggregateId, replies[i].Env.CorrelationId = id, id
+						eventIDs[i] = replies[i].Env.GetId()
+					}
+					err := svc.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+						if _, err := tx.MarkProcessedAll(ctx, eventIDs); err != nil {
+							return err
+						}
+						for _, d := range replies {
+							if err := svc.Handle(ctx, tx, d); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			var completed int
+			if err := svc.cfg.DB.QueryRow(ctx, `SELECT count(*) FROM sagas WHERE state = ?`, string(Completed)).Scan(&completed); err != nil {
+				b.Fatal(err)
+			}
+			if want := (b.N + batch - 1) / batch * batch; completed != want {
+				b.Fatalf("%d sagas completed, want %d", completed, want)
+			}
+		})
+	}
+}
