@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -31,6 +33,48 @@ func openSQLite(t *testing.T) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// A service's SQLite file is its own: held exclusively, in WAL mode, with
+// the WAL index in the process's memory (no -shm file) and the data
+// surviving a reopen.
+func TestSQLiteHoldsItsFileExclusivelyInWALMode(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx, serviceMigrations); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO t (id) VALUES ('kept')`); err != nil {
+		t.Fatal(err)
+	}
+	for pragma, want := range map[string]string{"locking_mode": "exclusive", "journal_mode": "wal", "synchronous": "1", "cache_size": "-16384"} {
+		var got string
+		if err := db.QueryRow(ctx, "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)
+		}
+	}
+	if _, err := os.Stat(path + "-shm"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s-shm: %v; want no shared-memory WAL index", path, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	var id string
+	if err := again.QueryRow(ctx, `SELECT id FROM t`).Scan(&id); err != nil || id != "kept" {
+		t.Errorf("after reopen: %q, %v", id, err)
+	}
+	if _, err := os.Stat(path + "-shm"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after reopen, %s-shm: %v; want no shared-memory WAL index", path, err)
+	}
 }
 
 func TestSQLiteMigrateAndMarkProcessedOnce(t *testing.T) {
