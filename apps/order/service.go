@@ -429,10 +429,16 @@ func (s *Service) Handle(ctx context.Context, tx *store.Tx, d eventbus.Delivery)
 	return s.emit(ctx, tx, saga, -1, d.Meta(), out)
 }
 
+// sweepQuery finds unfinished sagas past their deadline: (started before,
+// deadline before). A passed deadline implies a start more than one step
+// timeout ago; that bound keeps the scan on the index to old unfinished
+// sagas (migration 00004).
+const sweepQuery = `SELECT order_id FROM sagas WHERE finished = 0 AND started_at < ? AND deadline < ? LIMIT 500`
+
 // SweepTimeouts compensates or resends the steps of sagas past their deadline.
 func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
-	rows, err := s.cfg.DB.Query(ctx, `SELECT order_id FROM sagas WHERE state <> 'completed' AND state <> 'rejected' AND state <> 'cancelled' AND deadline < ? LIMIT 500`, now.UnixNano())
+	rows, err := s.cfg.DB.Query(ctx, sweepQuery, now.Add(-s.cfg.StepTimeout).UnixNano(), now.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("order: sweep: %w", err)
 	}
@@ -612,9 +618,14 @@ func (s *Service) insertSaga(ctx context.Context, tx *store.Tx, sg *Saga) error 
 	return nil
 }
 
+// updateSaga writes sg's progress. Only the step that ends a saga sets
+// finished, so the other steps leave the sweeper's index alone.
 func (s *Service) updateSaga(ctx context.Context, tx *store.Tx, sg *Saga) error {
-	_, err := tx.Exec(ctx, `UPDATE sagas SET state = ?, outcome = ?, reason = ?, compensated = ?, deadline = ? WHERE order_id = ?`,
-		string(sg.State), string(sg.Outcome), sg.Reason, boolInt(sg.Compensated), sg.Deadline.UnixNano(), sg.OrderID)
+	q := `UPDATE sagas SET state = ?, outcome = ?, reason = ?, compensated = ?, deadline = ? WHERE order_id = ?`
+	if sg.State.Terminal() {
+		q = `UPDATE sagas SET state = ?, outcome = ?, reason = ?, compensated = ?, deadline = ?, finished = 1 WHERE order_id = ?`
+	}
+	_, err := tx.Exec(ctx, q, string(sg.State), string(sg.Outcome), sg.Reason, boolInt(sg.Compensated), sg.Deadline.UnixNano(), sg.OrderID)
 	if err != nil {
 		return fmt.Errorf("order: update saga: %w", err)
 	}
