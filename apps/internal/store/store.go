@@ -152,7 +152,10 @@ func (d *DB) Close() error {
 }
 
 // Migrate applies the runtime tables (outbox, processed events) and then the
-// service's own portable migrations from svc (a directory of goose .sql files).
+// service's own migrations from svc, a directory of goose .sql files. They
+// are portable, except those named NNNNN_name.sqlite.sql or
+// NNNNN_name.postgres.sql, which only that database runs: one numbered
+// sequence, so a storage-specific step keeps its place among the others.
 func (d *DB) Migrate(ctx context.Context, svc fs.FS) error {
 	dialect := goose.DialectSQLite3
 	if d.dialect == Postgres {
@@ -162,11 +165,17 @@ func (d *DB) Migrate(ctx context.Context, svc fs.FS) error {
 	if err != nil {
 		return fmt.Errorf("store: runtime migrations: %w", err)
 	}
+	others, err := otherDialectFiles(svc, d.dialect)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
 	for _, m := range []struct {
 		table string
 		fsys  fs.FS
-	}{{"goose_runtime_version", rt}, {"goose_db_version", svc}} {
-		p, err := goose.NewProvider(dialect, d.db, m.fsys, goose.WithTableName(m.table), goose.WithDisableGlobalRegistry(true))
+		opts  []goose.ProviderOption
+	}{{"goose_runtime_version", rt, nil}, {"goose_db_version", svc, []goose.ProviderOption{goose.WithExcludeNames(others)}}} {
+		opts := append([]goose.ProviderOption{goose.WithTableName(m.table), goose.WithDisableGlobalRegistry(true)}, m.opts...)
+		p, err := goose.NewProvider(dialect, d.db, m.fsys, opts...)
 		if err != nil {
 			return fmt.Errorf("store: migrations %s: %w", m.table, err)
 		}
@@ -175,6 +184,23 @@ func (d *DB) Migrate(ctx context.Context, svc fs.FS) error {
 		}
 	}
 	return nil
+}
+
+// otherDialectFiles lists the migrations in fsys meant for another database.
+func otherDialectFiles(fsys fs.FS, own Dialect) ([]string, error) {
+	files, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var others []string
+	for _, f := range files {
+		for _, dl := range []Dialect{SQLite, Postgres} {
+			if dl != own && strings.HasSuffix(f, "."+string(dl)+".sql") {
+				others = append(others, f)
+			}
+		}
+	}
+	return others, nil
 }
 
 // Rebind rewrites '?' placeholders for PostgreSQL; SQLite takes them as is.

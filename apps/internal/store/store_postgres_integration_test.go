@@ -19,3 +19,14 @@ func TestPostgresMarkProcessedAllReportsOnlyNewIDs(t *testing.T) {
 	defer db.Close()
 	testMarkProcessedAll(t, db)
 }
+
+func TestPostgresRunsPortableAndItsOwnMigrationsOnly(t *testing.T) {
+	pg := pgtest.Start(t)
+	pg.CreateDB(t, "dialects")
+	db, err := Open(context.Background(), pg.DSN("dialects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testDialectMigrations(t, db)
+}

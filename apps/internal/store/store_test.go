@@ -77,6 +77,48 @@ func TestSQLiteHoldsItsFileExclusivelyInWALMode(t *testing.T) {
 	}
 }
 
+func TestSQLiteRunsPortableAndItsOwnMigrationsOnly(t *testing.T) {
+	testDialectMigrations(t, openSQLite(t))
+}
+
+// testDialectMigrations checks that db runs the portable migrations and
+// those named for its own dialect, in one sequence, and skips the others.
+func testDialectMigrations(t *testing.T, db *DB) {
+	ctx := context.Background()
+	up := func(stmt string) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte("-- +goose Up\n" + stmt + ";\n")}
+	}
+	migrations := fstest.MapFS{
+		"00001_t.sql": up("CREATE TABLE t (id TEXT PRIMARY KEY)"),
+		// Each file below fails on the other database.
+		"00002_lite.sqlite.sql":   up("CREATE TABLE lite (id TEXT PRIMARY KEY) WITHOUT ROWID"),
+		"00003_pg.postgres.sql":   up("CREATE TABLE pg (id BIGINT GENERATED ALWAYS AS IDENTITY)"),
+		"00004_after.sql":         up("ALTER TABLE t ADD COLUMN n INTEGER NOT NULL DEFAULT 4"),
+		"00005_last.sqlite.sql":   up("INSERT INTO t (id) VALUES ('sqlite')"),
+		"00005_last.postgres.sql": up("INSERT INTO t (id) VALUES ('postgres')"),
+	}
+	for range 2 { // the second run has nothing to do
+		if err := db.Migrate(ctx, migrations); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var id string
+	var n int
+	if err := db.QueryRow(ctx, `SELECT id, n FROM t`).Scan(&id, &n); err != nil || id != string(db.Dialect()) || n != 4 {
+		t.Errorf("t holds (%q, %d), %v; want (%q, 4)", id, n, err, db.Dialect())
+	}
+	own, other := "lite", "pg"
+	if db.Dialect() == Postgres {
+		own, other = other, own
+	}
+	if _, err := db.Exec(ctx, `SELECT count(*) FROM `+own); err != nil {
+		t.Errorf("table %s of the %s migration: %v", own, db.Dialect(), err)
+	}
+	if _, err := db.Exec(ctx, `SELECT count(*) FROM `+other); err == nil {
+		t.Errorf("table %s exists: the other database's migration ran on %s", other, db.Dialect())
+	}
+}
+
 func TestSQLiteMigrateAndMarkProcessedOnce(t *testing.T) {
 	ctx := context.Background()
 	db := openSQLite(t)
