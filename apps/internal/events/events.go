@@ -42,6 +42,17 @@ func NewID() string {
 	return newID(time.Now())
 }
 
+// IDBefore returns the smallest id that NewID can make at t: every id made
+// earlier sorts below it, every id made at t or later does not.
+func IDBefore(t time.Time) string {
+	var b [16]byte
+	ms := uint64(t.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+	}
+	return hex.EncodeToString(b[:])
+}
+
 func newID(now time.Time) string {
 	var b [16]byte
 	ms := uint64(now.UnixMilli())

@@ -35,3 +35,24 @@ func TestNewIDSortsByTimeAndStaysUnique(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestIDBeforeSplitsIDsByTime(t *testing.T) {
+	at := time.UnixMilli(1_800_000_000_000)
+	bound := IDBefore(at)
+	for _, tc := range []struct {
+		name  string
+		made  time.Time
+		below bool
+	}{
+		{"a millisecond earlier", at.Add(-time.Millisecond), true},
+		{"a day earlier", at.AddDate(0, 0, -1), true},
+		{"in the same millisecond", at, false},
+		{"a millisecond later", at.Add(time.Millisecond), false},
+	} {
+		for range 100 { // the random part must not matter
+			if id := newID(tc.made); (id < bound) != tc.below {
+				t.Fatalf("%s: id %s < bound %s is %v, want %v", tc.name, id, bound, id < bound, tc.below)
+			}
+		}
+	}
+}

@@ -445,6 +445,29 @@ func (t *Tx) MarkProcessedAll(ctx context.Context, eventIDs []string) (Fresh, er
 	return fresh, nil
 }
 
+// PruneProcessed deletes the processed-event records of ids below before, at
+// most chunk per statement, so a large backlog never holds the database (on
+// SQLite, the service's one connection) for long. Event ids sort by the time
+// they were made (events.IDBefore gives the bound for a time). It returns how
+// many it deleted.
+func (d *DB) PruneProcessed(ctx context.Context, before string, chunk int) (int64, error) {
+	var total int64
+	for {
+		res, err := d.Exec(ctx, `DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM processed_events WHERE event_id < ? ORDER BY event_id LIMIT ?)`, before, chunk)
+		if err != nil {
+			return total, fmt.Errorf("store: prune processed events: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("store: prune processed events: %w", err)
+		}
+		total += n
+		if n < int64(chunk) || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
 // MarkProcessed records one event as handled and reports false when it was
 // processed before.
 func (t *Tx) MarkProcessed(ctx context.Context, eventID string) (bool, error) {

@@ -30,3 +30,14 @@ func TestPostgresRunsPortableAndItsOwnMigrationsOnly(t *testing.T) {
 	defer db.Close()
 	testDialectMigrations(t, db)
 }
+
+func TestPostgresPruneProcessedDeletesOnlyOlderIDs(t *testing.T) {
+	pg := pgtest.Start(t)
+	pg.CreateDB(t, "prune")
+	db, err := Open(context.Background(), pg.DSN("prune"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testPruneProcessed(t, db)
+}

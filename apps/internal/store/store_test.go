@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -116,6 +117,56 @@ func testDialectMigrations(t *testing.T, db *DB) {
 	}
 	if _, err := db.Exec(ctx, `SELECT count(*) FROM `+other); err == nil {
 		t.Errorf("table %s exists: the other database's migration ran on %s", other, db.Dialect())
+	}
+}
+
+func TestSQLitePruneProcessedDeletesOnlyOlderIDs(t *testing.T) {
+	testPruneProcessed(t, openSQLite(t))
+}
+
+// testPruneProcessed prunes below a bound in chunks smaller than what is to
+// go, and checks that exactly the ids below the bound went.
+func testPruneProcessed(t *testing.T, db *DB) {
+	ctx := context.Background()
+	if err := db.Migrate(ctx, serviceMigrations); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, fmt.Sprintf("e%02d", i))
+	}
+	if err := db.InTx(ctx, func(tx *Tx) error { _, err := tx.MarkProcessedAll(ctx, ids); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		before string
+		chunk  int
+		want   int64
+		left   []string
+	}{
+		{"e00", 2, 0, ids},
+		{"e05", 2, 5, ids[5:]},
+		{"e05", 2, 0, ids[5:]},
+		{"f", 3, 5, nil},
+	} {
+		n, err := db.PruneProcessed(ctx, step.before, step.chunk)
+		if err != nil || n != step.want {
+			t.Fatalf("PruneProcessed(%q, %d) = %d, %v; want %d", step.before, step.chunk, n, err, step.want)
+		}
+		var left []string
+		rows, err := db.Query(ctx, `SELECT event_id FROM processed_events ORDER BY event_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			left = append(left, id)
+		}
+		rows.Close()
+		if !slices.Equal(left, step.left) {
+			t.Errorf("after pruning below %q: %q left, want %q", step.before, left, step.left)
+		}
 	}
 }
 
