@@ -77,6 +77,19 @@ func Duration(k string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// ProcessedRetention reads ORDERMESH_PROCESSED_RETENTION: how long the
+// service keeps its processed-event records (runner.Env.ProcessedRetention).
+func ProcessedRetention() (time.Duration, error) {
+	d, err := Duration("ORDERMESH_PROCESSED_RETENTION", runner.DefaultProcessedRetention)
+	if err != nil {
+		return 0, err
+	}
+	if d < time.Hour {
+		return 0, fmt.Errorf("ORDERMESH_PROCESSED_RETENTION = %s: must be at least 1h, and longer than the consumed topics' retention (default %s)", d, runner.DefaultProcessedRetention)
+	}
+	return d, nil
+}
+
 // Pairs parses "a=1,b=2" into a map of integers (catalog prices, stock).
 func Pairs(k, def string) (map[string]int64, error) {
 	out := map[string]int64{}
@@ -101,7 +114,8 @@ func Pairs(k, def string) (map[string]int64, error) {
 // ORDERMESH_DATABASE_URL (postgres://... or a SQLite path; default
 // <name>.db), ORDERMESH_GRPC_ADDR (default :8080), ORDERMESH_HTTP_ADDR
 // (metrics and health, default :9090; the ports components/service expects), ORDERMESH_LOG_LEVEL (debug, info),
-// ORDERMESH_SHUTDOWN_TIMEOUT (default 20s), OTEL_EXPORTER_OTLP_ENDPOINT.
+// ORDERMESH_SHUTDOWN_TIMEOUT (default 20s), ORDERMESH_PROCESSED_RETENTION (how
+// long processed-event records are kept, default 336h), OTEL_EXPORTER_OTLP_ENDPOINT.
 func Main(name string, build func(ctx context.Context, env Env) (Service, error)) {
 	level := slog.LevelInfo
 	if Getenv("ORDERMESH_LOG_LEVEL", "info") == "debug" {
@@ -122,6 +136,10 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 		return errors.New("ORDERMESH_KAFKA_BROKERS is empty: set the Kafka bootstrap addresses, comma separated")
 	}
 	shutdownTimeout, err := Duration("ORDERMESH_SHUTDOWN_TIMEOUT", 20*time.Second)
+	if err != nil {
+		return err
+	}
+	retention, err := ProcessedRetention()
 	if err != nil {
 		return err
 	}
@@ -188,7 +206,7 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 	hsrv := &http.Server{Addr: Getenv("ORDERMESH_HTTP_ADDR", ":9090"), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go hsrv.ListenAndServe()
 
-	r, err := runner.Start(ctx, svc.Unit, runner.Env{Brokers: brokers, Logger: logger, Tracer: tracer, Metrics: metrics})
+	r, err := runner.Start(ctx, svc.Unit, runner.Env{Brokers: brokers, Logger: logger, Tracer: tracer, Metrics: metrics, ProcessedRetention: retention})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
+	"github.com/ordermesh/ordermesh/apps/internal/events"
 	"github.com/ordermesh/ordermesh/apps/internal/outbox"
 	"github.com/ordermesh/ordermesh/apps/internal/store"
 	"github.com/ordermesh/ordermesh/apps/internal/telemetry"
@@ -52,7 +53,19 @@ type Env struct {
 	// Writer builds the Kafka writer for a unit (default eventbus.NewWriter);
 	// tests wrap it to inject faults such as duplicate publishing.
 	Writer func(brokers []string) outbox.Writer
+	// ProcessedRetention is how long a unit keeps its processed-event
+	// records (default DefaultProcessedRetention). A duplicate can only
+	// arrive while its original is still in a topic or in a producer's
+	// outbox, so it must exceed the topics' retention plus the longest
+	// outage a producer may come back from. PruneEvery is how often they are
+	// pruned (default 1h).
+	ProcessedRetention time.Duration
+	PruneEvery         time.Duration
 }
+
+// DefaultProcessedRetention is twice the platform's default topic
+// retention (168h).
+const DefaultProcessedRetention = 14 * 24 * time.Hour
 
 // Running is a started unit.
 type Running struct {
@@ -111,7 +124,36 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	for _, fn := range u.Workers {
 		r.goRun("worker", func() error { return fn(stop) })
 	}
+	retention, every := env.ProcessedRetention, env.PruneEvery
+	if retention <= 0 {
+		retention = DefaultProcessedRetention
+	}
+	if every <= 0 {
+		every = time.Hour
+	}
+	r.goRun("prune", func() error { return pruneProcessed(stop, u.DB, retention, every, time.Now, logger) })
 	return r, nil
+}
+
+// pruneProcessed deletes, every interval, the processed-event records of
+// events made more than retention ago (event ids sort by time).
+func pruneProcessed(ctx context.Context, db *store.DB, retention, every time.Duration, now func() time.Time, logger *slog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := db.PruneProcessed(ctx, events.IDBefore(now().Add(-retention)), 1000)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("pruning processed events failed; will retry", "error", err)
+		}
+		if n > 0 {
+			logger.Info("pruned processed events", "deleted", n, "retention", retention.String())
+		}
+	}
 }
 
 // goRun runs fn with pprof labels naming the unit and the loop, so a CPU
