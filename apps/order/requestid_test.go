@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -110,5 +111,52 @@ func retryConcurrently(t *testing.T, replicas ...*Service) {
 	}
 	if n := countRows(t, replicas[0], "sagas"); n != 1 {
 		t.Errorf("%d sagas stored, want 1", n)
+	}
+}
+
+// A key is honoured for RequestRetention and then forgotten: the pruner
+// deletes it, and the same key places a new order. Younger keys stay.
+func TestRequestIDsExpireAfterRetention(t *testing.T) {
+	svc := newTestService(t)
+	ctx := context.Background()
+	start := time.Unix(1_800_000_000, 0)
+	now := start
+	svc.cfg.Now = func() time.Time { return now }
+	svc.cfg.RequestRetention = 24 * time.Hour
+	create := func(key string) string {
+		t.Helper()
+		resp, err := svc.CreateOrder(ctx, &orderv1.CreateOrderRequest{CustomerId: "alice", RequestId: key, Items: []*orderv1.Item{{ProductId: "sku-1", Quantity: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetOrderId()
+	}
+	prune := func(at time.Duration) int64 {
+		t.Helper()
+		now = start.Add(at)
+		n, err := svc.PruneRequests(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	old := create("old")
+	now = start.Add(12 * time.Hour)
+	young := create("young")
+	if n := prune(24 * time.Hour); n != 0 {
+		t.Errorf("at 24h pruned %d keys, want 0 (the oldest is exactly 24h old)", n)
+	}
+	if id := create("old"); id != old {
+		t.Errorf("within retention the key placed order %s, want the first order %s", id, old)
+	}
+	if n := prune(25 * time.Hour); n != 1 {
+		t.Errorf("at 25h pruned %d keys, want 1", n)
+	}
+	if id := create("young"); id != young {
+		t.Errorf("the younger key placed order %s, want %s", id, young)
+	}
+	if id := create("old"); id == old {
+		t.Errorf("after expiry the key still returned order %s, want a new order", old)
 	}
 }

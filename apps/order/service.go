@@ -34,6 +34,9 @@ import (
 //go:embed migrations/*.sql
 var Migrations embed.FS
 
+// DefaultRequestRetention is how long request_id keys are kept by default.
+const DefaultRequestRetention = 24 * time.Hour
+
 // Topics the order service consumes: the participants' replies.
 var Topics = []string{topics.InventoryEvents, topics.PaymentEvents, topics.ShippingEvents}
 
@@ -44,10 +47,14 @@ type Config struct {
 	// StepTimeout bounds each saga step before it is compensated or resent
 	// (default 10s).
 	StepTimeout time.Duration
-	Logger      *slog.Logger
-	Tracer      trace.Tracer
-	Metrics     *telemetry.Metrics
-	Now         func() time.Time
+	// RequestRetention is how long a CreateOrder idempotency key
+	// (request_id) is honoured (default 24h); RunRequestPruner deletes older
+	// keys, after which the same key places a new order.
+	RequestRetention time.Duration
+	Logger           *slog.Logger
+	Tracer           trace.Tracer
+	Metrics          *telemetry.Metrics
+	Now              func() time.Time
 	// AfterCommit runs after the API's own transactions commit (wakes the
 	// outbox relay so a new order's first command goes out at once).
 	AfterCommit func()
@@ -92,6 +99,9 @@ var errRequestReused = errors.New("request_id reused for a different order")
 func New(cfg Config) *Service {
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = 10 * time.Second
+	}
+	if cfg.RequestRetention <= 0 {
+		cfg.RequestRetention = DefaultRequestRetention
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -256,8 +266,8 @@ func (s *Service) commitCreates() {
 // key (another replica, PostgreSQL) waits on the primary key until the
 // first commits, then reads its row.
 func (s *Service) claimRequest(ctx context.Context, tx *store.Tx, j *createJob) (string, error) {
-	res, err := tx.Exec(ctx, `INSERT INTO create_requests (customer_id, request_id, order_id, fingerprint) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		j.saga.CustomerID, j.requestID, j.saga.OrderID, j.fingerprint)
+	res, err := tx.Exec(ctx, `INSERT INTO create_requests (customer_id, request_id, order_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		j.saga.CustomerID, j.requestID, j.saga.OrderID, j.fingerprint, j.saga.StartedAt.UnixNano())
 	if err != nil {
 		return "", fmt.Errorf("order: claim request_id: %w", err)
 	}
@@ -475,6 +485,44 @@ func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// PruneRequests deletes the idempotency keys claimed more than
+// RequestRetention ago, 1,000 per statement, and returns how many.
+func (s *Service) PruneRequests(ctx context.Context) (int64, error) {
+	before := s.cfg.Now().Add(-s.cfg.RequestRetention).UnixNano()
+	var total int64
+	for {
+		res, err := s.cfg.DB.Exec(ctx, `DELETE FROM create_requests WHERE (customer_id, request_id) IN (SELECT customer_id, request_id FROM create_requests WHERE created_at < ? LIMIT 1000)`, before)
+		if err != nil {
+			return total, fmt.Errorf("order: prune request ids: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("order: prune request ids: %w", err)
+		}
+		total += n
+		if n < 1000 || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
+// RunRequestPruner prunes expired idempotency keys every interval until ctx
+// ends.
+func (s *Service) RunRequestPruner(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := s.PruneRequests(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("pruning request ids failed; will retry", "error", err)
+			}
+		}
+	}
 }
 
 // RunSweeper sweeps every interval until ctx ends.

@@ -1,10 +1,13 @@
 // Command order runs the order service: the OrderService gRPC API and the
 // saga orchestrator. Configuration: see apps/internal/process, plus
-// ORDERMESH_CATALOG (product=price-in-cents,...), ORDERMESH_STEP_TIMEOUT.
+// ORDERMESH_CATALOG (product=price-in-cents,...), ORDERMESH_STEP_TIMEOUT,
+// ORDERMESH_REQUEST_ID_RETENTION (how long request_id keys are honoured,
+// default 24h).
 package main
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"time"
 
@@ -27,12 +30,23 @@ func main() {
 		if err != nil {
 			return process.Service{}, err
 		}
+		keep, err := process.Duration("ORDERMESH_REQUEST_ID_RETENTION", order.DefaultRequestRetention)
+		if err != nil {
+			return process.Service{}, err
+		}
+		if keep < time.Hour {
+			return process.Service{}, fmt.Errorf("ORDERMESH_REQUEST_ID_RETENTION = %s: must be at least 1h, longer than any client retries under one request_id (default %s)", keep, order.DefaultRequestRetention)
+		}
 		wake := outbox.NewWake()
-		svc := order.New(order.Config{DB: env.DB, Catalog: catalog, StepTimeout: timeout, Logger: env.Logger, Tracer: env.Tracer, Metrics: env.Metrics, AfterCommit: wake.Notify})
+		svc := order.New(order.Config{DB: env.DB, Catalog: catalog, StepTimeout: timeout, RequestRetention: keep,
+			Logger: env.Logger, Tracer: env.Tracer, Metrics: env.Metrics, AfterCommit: wake.Notify})
 		mig, _ := fs.Sub(order.Migrations, "migrations")
 		return process.Service{
 			Unit: runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: order.Topics, Handle: svc.Handle, Wake: wake,
-				Workers: []func(context.Context) error{func(ctx context.Context) error { return svc.RunSweeper(ctx, time.Second) }}},
+				Workers: []func(context.Context) error{
+					func(ctx context.Context) error { return svc.RunSweeper(ctx, time.Second) },
+					func(ctx context.Context) error { return svc.RunRequestPruner(ctx, time.Hour) },
+				}},
 			Register: func(s *grpc.Server) { orderv1.RegisterOrderServiceServer(s, svc) },
 		}, nil
 	})

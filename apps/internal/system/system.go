@@ -219,7 +219,10 @@ func (s *System) unit(name string, db *store.DB) (runner.Unit, error) {
 		s.order = svc
 		s.mu.Unlock()
 		u.Migrations, u.Topics, u.Handle, u.Wake = Migrations(name), order.Topics, svc.Handle, wake
-		u.Workers = []func(context.Context) error{func(ctx context.Context) error { return svc.RunSweeper(ctx, s.cfg.SweepInterval) }}
+		u.Workers = []func(context.Context) error{
+			func(ctx context.Context) error { return svc.RunSweeper(ctx, s.cfg.SweepInterval) },
+			func(ctx context.Context) error { return svc.RunRequestPruner(ctx, time.Hour) },
+		}
 	case Inventory:
 		svc := &inventory.Service{DB: db}
 		s.mu.Lock()

@@ -1,0 +1,10 @@
+-- +goose Up
+-- When each idempotency key was claimed, so keys can expire
+-- (Config.RequestRetention). Keys from before this migration count from now.
+ALTER TABLE create_requests ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+UPDATE create_requests SET created_at = (EXTRACT(EPOCH FROM now()) * 1000000000)::BIGINT;
+CREATE INDEX create_requests_created_at ON create_requests (created_at);
+
+-- +goose Down
+DROP INDEX create_requests_created_at;
+ALTER TABLE create_requests DROP COLUMN created_at;
