@@ -98,7 +98,7 @@ func TestSweepTimeoutsTakesOnlyUnfinishedSagasPastTheirDeadline(t *testing.T) {
 
 // Migration 00004 marks the sagas that had already ended as finished, so the
 // sweeper never takes them, and leaves the running ones to it.
-func TestMigrationMarksEndedSagasFinished(t *testing.T) {
+func TestMigrationsBackfillExistingRows(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "order.db"))
 	if err != nil {
@@ -126,8 +126,17 @@ func TestMigrationMarksEndedSagasFinished(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := db.Exec(ctx, `INSERT INTO create_requests (customer_id, request_id, order_id, fingerprint) VALUES ('c', 'r', 'o1', x'00')`); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second)
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Migration 00006: keys claimed before it count from the upgrade.
+	var claimed int64
+	if err := db.QueryRow(ctx, `SELECT created_at FROM create_requests`).Scan(&claimed); err != nil || time.Unix(0, claimed).Before(before) {
+		t.Errorf("existing request_id: created_at %v (%v), want the migration's time", time.Unix(0, claimed), err)
 	}
 	for id, st := range states {
 		var finished int
