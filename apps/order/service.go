@@ -24,6 +24,7 @@ import (
 	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
 	"github.com/ordermesh/ordermesh/apps/internal/events"
 	"github.com/ordermesh/ordermesh/apps/internal/outbox"
+	"github.com/ordermesh/ordermesh/apps/internal/periodic"
 	"github.com/ordermesh/ordermesh/apps/internal/store"
 	"github.com/ordermesh/ordermesh/apps/internal/telemetry"
 	"github.com/ordermesh/ordermesh/apps/internal/topics"
@@ -491,54 +492,28 @@ func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 // RequestRetention ago, 1,000 per statement, and returns how many.
 func (s *Service) PruneRequests(ctx context.Context) (int64, error) {
 	before := s.cfg.Now().Add(-s.cfg.RequestRetention).UnixNano()
-	var total int64
-	for {
-		res, err := s.cfg.DB.Exec(ctx, `DELETE FROM create_requests WHERE (customer_id, request_id) IN (SELECT customer_id, request_id FROM create_requests WHERE created_at < ? LIMIT 1000)`, before)
-		if err != nil {
-			return total, fmt.Errorf("order: prune request ids: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("order: prune request ids: %w", err)
-		}
-		total += n
-		if n < 1000 || ctx.Err() != nil {
-			return total, ctx.Err()
-		}
+	n, err := s.cfg.DB.DeleteChunked(ctx, 1000, `DELETE FROM create_requests WHERE (customer_id, request_id) IN (SELECT customer_id, request_id FROM create_requests WHERE created_at < ? LIMIT ?)`, before)
+	if err != nil {
+		return n, fmt.Errorf("order: prune request ids: %w", err)
 	}
+	return n, nil
 }
 
 // RunRequestPruner prunes expired idempotency keys every interval until ctx
 // ends.
 func (s *Service) RunRequestPruner(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if _, err := s.PruneRequests(ctx); err != nil && ctx.Err() == nil {
-				s.cfg.Logger.Warn("pruning request ids failed; will retry", "error", err)
-			}
-		}
-	}
+	return periodic.Run(ctx, interval, func(ctx context.Context) error {
+		_, err := s.PruneRequests(ctx)
+		return err
+	}, func(err error) { s.cfg.Logger.Warn("pruning request ids failed; will retry", "error", err) })
 }
 
 // RunSweeper sweeps every interval until ctx ends.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if _, err := s.SweepTimeouts(ctx); err != nil && ctx.Err() == nil {
-				s.cfg.Logger.Error("timeout sweep failed", "error", err)
-			}
-		}
-	}
+	return periodic.Run(ctx, interval, func(ctx context.Context) error {
+		_, err := s.SweepTimeouts(ctx)
+		return err
+	}, func(err error) { s.cfg.Logger.Error("timeout sweep failed", "error", err) })
 }
 
 // emit queues out for publishing and appends the order's own events to its

@@ -20,6 +20,7 @@ import (
 	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
 	"github.com/ordermesh/ordermesh/apps/internal/events"
 	"github.com/ordermesh/ordermesh/apps/internal/outbox"
+	"github.com/ordermesh/ordermesh/apps/internal/periodic"
 	"github.com/ordermesh/ordermesh/apps/internal/store"
 	"github.com/ordermesh/ordermesh/apps/internal/telemetry"
 )
@@ -138,22 +139,13 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 // pruneProcessed deletes, every interval, the processed-event records of
 // events made more than retention ago (event ids sort by time).
 func pruneProcessed(ctx context.Context, db *store.DB, retention, every time.Duration, now func() time.Time, logger *slog.Logger) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return periodic.Run(ctx, every, func(ctx context.Context) error {
 		n, err := db.PruneProcessed(ctx, events.IDBefore(now().Add(-retention)), 1000)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("pruning processed events failed; will retry", "error", err)
-		}
 		if n > 0 {
 			logger.Info("pruned processed events", "deleted", n, "retention", retention.String())
 		}
-	}
+		return err
+	}, func(err error) { logger.Warn("pruning processed events failed; will retry", "error", err) })
 }
 
 // goRun runs fn with pprof labels naming the unit and the loop, so a CPU

@@ -446,20 +446,33 @@ func (t *Tx) MarkProcessedAll(ctx context.Context, eventIDs []string) (Fresh, er
 }
 
 // PruneProcessed deletes the processed-event records of ids below before, at
-// most chunk per statement, so a large backlog never holds the database (on
-// SQLite, the service's one connection) for long. Event ids sort by the time
-// they were made (events.IDBefore gives the bound for a time). It returns how
-// many it deleted.
+// most chunk per statement. Event ids sort by the time they were made
+// (events.IDBefore gives the bound for a time). It returns how many it
+// deleted.
 func (d *DB) PruneProcessed(ctx context.Context, before string, chunk int) (int64, error) {
+	n, err := d.DeleteChunked(ctx, chunk, `DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM processed_events WHERE event_id < ? ORDER BY event_id LIMIT ?)`, before)
+	if err != nil {
+		return n, fmt.Errorf("store: prune processed events: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteChunked runs q, a DELETE whose last parameter is the LIMIT of the
+// rows it picks (DeleteChunked appends chunk to args), until a run deletes
+// fewer than chunk rows: a large backlog is deleted in short statements that
+// never hold the database (on SQLite, the service's one connection) for
+// long. It returns how many rows it deleted.
+func (d *DB) DeleteChunked(ctx context.Context, chunk int, q string, args ...any) (int64, error) {
+	args = append(args, chunk)
 	var total int64
 	for {
-		res, err := d.Exec(ctx, `DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM processed_events WHERE event_id < ? ORDER BY event_id LIMIT ?)`, before, chunk)
+		res, err := d.Exec(ctx, q, args...)
 		if err != nil {
-			return total, fmt.Errorf("store: prune processed events: %w", err)
+			return total, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("store: prune processed events: %w", err)
+			return total, err
 		}
 		total += n
 		if n < int64(chunk) || ctx.Err() != nil {

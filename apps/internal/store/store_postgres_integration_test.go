@@ -9,35 +9,28 @@ import (
 	"github.com/ordermesh/ordermesh/apps/internal/pgtest"
 )
 
-func TestPostgresMarkProcessedAllReportsOnlyNewIDs(t *testing.T) {
+// openPostgres starts a PostgreSQL server for the test and opens a database
+// named name on it.
+func openPostgres(t *testing.T, name string) *DB {
+	t.Helper()
 	pg := pgtest.Start(t)
-	pg.CreateDB(t, "marks")
-	db, err := Open(context.Background(), pg.DSN("marks"))
+	pg.CreateDB(t, name)
+	db, err := Open(context.Background(), pg.DSN(name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	testMarkProcessedAll(t, db)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestPostgresMarkProcessedAllReportsOnlyNewIDs(t *testing.T) {
+	testMarkProcessedAll(t, openPostgres(t, "marks"))
 }
 
 func TestPostgresRunsPortableAndItsOwnMigrationsOnly(t *testing.T) {
-	pg := pgtest.Start(t)
-	pg.CreateDB(t, "dialects")
-	db, err := Open(context.Background(), pg.DSN("dialects"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	testDialectMigrations(t, db)
+	testDialectMigrations(t, openPostgres(t, "dialects"))
 }
 
 func TestPostgresPruneProcessedDeletesOnlyOlderIDs(t *testing.T) {
-	pg := pgtest.Start(t)
-	pg.CreateDB(t, "prune")
-	db, err := Open(context.Background(), pg.DSN("prune"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	testPruneProcessed(t, db)
+	testPruneProcessed(t, openPostgres(t, "prune"))
 }
