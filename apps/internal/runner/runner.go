@@ -58,10 +58,8 @@ type Env struct {
 	// records (default DefaultProcessedRetention). A duplicate can only
 	// arrive while its original is still in a topic or in a producer's
 	// outbox, so it must exceed the topics' retention plus the longest
-	// outage a producer may come back from. PruneEvery is how often they are
-	// pruned (default 1h).
+	// outage a producer may come back from. They are pruned hourly.
 	ProcessedRetention time.Duration
-	PruneEvery         time.Duration
 }
 
 // DefaultProcessedRetention is twice the platform's default topic
@@ -125,14 +123,11 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	for _, fn := range u.Workers {
 		r.goRun("worker", func() error { return fn(stop) })
 	}
-	retention, every := env.ProcessedRetention, env.PruneEvery
+	retention := env.ProcessedRetention
 	if retention <= 0 {
 		retention = DefaultProcessedRetention
 	}
-	if every <= 0 {
-		every = time.Hour
-	}
-	r.goRun("prune", func() error { return pruneProcessed(stop, u.DB, retention, every, time.Now, logger) })
+	r.goRun("prune", func() error { return pruneProcessed(stop, u.DB, retention, time.Hour, time.Now, logger) })
 	return r, nil
 }
 
