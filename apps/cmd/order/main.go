@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"time"
 
@@ -30,12 +29,10 @@ func main() {
 		if err != nil {
 			return process.Service{}, err
 		}
-		keep, err := process.Duration("ORDERMESH_REQUEST_ID_RETENTION", order.DefaultRequestRetention)
+		keep, err := process.DurationAtLeast("ORDERMESH_REQUEST_ID_RETENTION", order.DefaultRequestRetention, time.Hour,
+			"and longer than any client retries under one request_id")
 		if err != nil {
 			return process.Service{}, err
-		}
-		if keep < time.Hour {
-			return process.Service{}, fmt.Errorf("ORDERMESH_REQUEST_ID_RETENTION = %s: must be at least 1h, longer than any client retries under one request_id (default %s)", keep, order.DefaultRequestRetention)
 		}
 		wake := outbox.NewWake()
 		svc := order.New(order.Config{DB: env.DB, Catalog: catalog, StepTimeout: timeout, RequestRetention: keep,

@@ -45,24 +45,26 @@ func NewID() string {
 // IDBefore returns the smallest id that NewID can make at t: every id made
 // earlier sorts below it, every id made at t or later does not.
 func IDBefore(t time.Time) string {
-	var b [16]byte
-	ms := uint64(t.UnixMilli())
-	for i := range 6 {
-		b[i] = byte(ms >> (8 * (5 - i)))
-	}
+	b := stamped(t)
 	return hex.EncodeToString(b[:])
 }
 
 func newID(now time.Time) string {
-	var b [16]byte
-	ms := uint64(now.UnixMilli())
-	for i := range 6 {
-		b[i] = byte(ms >> (8 * (5 - i)))
-	}
+	b := stamped(now)
 	if _, err := rand.Read(b[6:]); err != nil {
 		panic(fmt.Sprintf("events: crypto/rand: %v", err)) // cannot happen on supported platforms
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// stamped returns an id's bytes with t's Unix milliseconds in the first 48
+// bits, big-endian, and the rest zero.
+func stamped(t time.Time) (b [16]byte) {
+	ms := uint64(t.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+	}
+	return b
 }
 
 // Meta is what an envelope says about where an event came from.

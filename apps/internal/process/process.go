@@ -77,17 +77,24 @@ func Duration(k string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// ProcessedRetention reads ORDERMESH_PROCESSED_RETENTION: how long the
-// service keeps its processed-event records (runner.Env.ProcessedRetention).
-func ProcessedRetention() (time.Duration, error) {
-	d, err := Duration("ORDERMESH_PROCESSED_RETENTION", runner.DefaultProcessedRetention)
+// DurationAtLeast reads a duration variable that must not be below min;
+// why says what else the value must satisfy, for the error.
+func DurationAtLeast(k string, def, min time.Duration, why string) (time.Duration, error) {
+	d, err := Duration(k, def)
 	if err != nil {
 		return 0, err
 	}
-	if d < time.Hour {
-		return 0, fmt.Errorf("ORDERMESH_PROCESSED_RETENTION = %s: must be at least 1h, and longer than the consumed topics' retention (default %s)", d, runner.DefaultProcessedRetention)
+	if d < min {
+		return 0, fmt.Errorf("%s = %s: must be at least %s, %s (default %s)", k, d, min, why, def)
 	}
 	return d, nil
+}
+
+// ProcessedRetention reads ORDERMESH_PROCESSED_RETENTION: how long the
+// service keeps its processed-event records (runner.Env.ProcessedRetention).
+func ProcessedRetention() (time.Duration, error) {
+	return DurationAtLeast("ORDERMESH_PROCESSED_RETENTION", runner.DefaultProcessedRetention, time.Hour,
+		"and longer than the consumed topics' retention")
 }
 
 // Pairs parses "a=1,b=2" into a map of integers (catalog prices, stock).
