@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -77,6 +79,13 @@ type Config struct {
 	Brokers []string
 	Topics  []string
 	DB      *store.DB
+	// Shards, if set, are the service's databases when it splits its rows
+	// by key (DB is then ignored), and ShardOf says which one a message
+	// belongs to. Each consumed batch is split by shard and the shards'
+	// transactions run concurrently, each with its messages' processed
+	// records; offsets are committed once all of them are.
+	Shards  []*store.DB
+	ShardOf func(Delivery) int
 	Handle  Handler
 	// DeadLetter writes messages that still fail after MaxAttempts to the
 	// consumed topic's dead-letter partner (<topic>.dlq).
@@ -132,8 +141,14 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	if len(cfg.Topics) == 0 {
 		errs = append(errs, errors.New("Topics is empty: set the topics to consume"))
 	}
-	if cfg.DB == nil || cfg.Handle == nil || cfg.DeadLetter == nil {
-		errs = append(errs, errors.New("DB, Handle and DeadLetter are required"))
+	if len(cfg.Shards) == 0 && cfg.DB != nil {
+		cfg.Shards = []*store.DB{cfg.DB}
+	}
+	if len(cfg.Shards) == 0 || slices.Contains(cfg.Shards, nil) || cfg.Handle == nil || cfg.DeadLetter == nil {
+		errs = append(errs, errors.New("DB (or Shards), Handle and DeadLetter are required"))
+	}
+	if len(cfg.Shards) > 1 && cfg.ShardOf == nil {
+		errs = append(errs, fmt.Errorf("ShardOf is required with %d Shards", len(cfg.Shards)))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("eventbus: consumer %q: %w", cfg.Group, err)
@@ -268,18 +283,39 @@ func (c *Consumer) fill(stop context.Context, first kafka.Message) []kafka.Messa
 
 type item struct {
 	d   Delivery
-	err error // decode error: the message can never be applied
+	err error // why the message cannot be applied (it is dead-lettered)
 }
 
-func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
-	start := time.Now()
-	items := make([]item, len(batch))
-	for i, m := range batch {
-		env, payload, err := events.Decode(m.Value)
-		items[i] = item{d: Delivery{Msg: m, Env: env, Payload: payload}, err: err}
+// split groups the batch's items by shard, keeping their order (an
+// aggregate's messages all go to one shard, in the order consumed).
+// Undecodable messages go to shard 0, which only dead-letters them.
+func (c *Consumer) split(items []item) [][]*item {
+	groups := make([][]*item, len(c.cfg.Shards))
+	if len(groups) == 1 {
+		groups[0] = make([]*item, len(items))
+		for i := range items {
+			groups[0][i] = &items[i]
+		}
+		return groups
 	}
-	var dead []item
-	err := c.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+	for i := range items {
+		s := 0
+		if items[i].err == nil {
+			s = c.cfg.ShardOf(items[i].d)
+		}
+		if s < 0 || s >= len(groups) {
+			items[i].err = fmt.Errorf("ShardOf gave shard %d of %d", s, len(groups))
+			s = 0
+		}
+		groups[s] = append(groups[s], &items[i])
+	}
+	return groups
+}
+
+// applyBatch applies items in one transaction on db, together with their
+// processed-event records.
+func (c *Consumer) applyBatch(ctx context.Context, db *store.DB, items []*item) error {
+	return db.InTx(ctx, func(tx *store.Tx) error {
 		ids := make([]string, 0, len(items))
 		for _, it := range items {
 			if it.err == nil {
@@ -300,25 +336,51 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
 		}
 		return nil
 	})
-	if err != nil {
+}
+
+func (c *Consumer) process(ctx context.Context, batch []kafka.Message) error {
+	start := time.Now()
+	items := make([]item, len(batch))
+	for i, m := range batch {
+		env, payload, err := events.Decode(m.Value)
+		items[i] = item{d: Delivery{Msg: m, Env: env, Payload: payload}, err: err}
+	}
+	groups := c.split(items)
+	failed := make([]error, len(groups))
+	if len(groups) == 1 {
+		failed[0] = c.applyBatch(ctx, c.cfg.Shards[0], groups[0])
+	} else {
+		var wg sync.WaitGroup
+		for s, g := range groups {
+			if len(g) > 0 {
+				wg.Go(func() { failed[s] = c.applyBatch(ctx, c.cfg.Shards[s], g) })
+			}
+		}
+		wg.Wait()
+	}
+	for s, err := range failed {
+		if err == nil {
+			continue
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		// One bad message must not hold back the rest: apply each on its own,
 		// in order, retrying with backoff, and dead-letter what still fails.
-		c.cfg.Logger.Warn("batch failed; applying messages one by one", "size", len(batch), "error", err)
-		for i := range items {
-			if items[i].err != nil {
+		c.cfg.Logger.Warn("batch failed; applying messages one by one", "size", len(groups[s]), "error", err)
+		for _, it := range groups[s] {
+			if it.err != nil {
 				continue
 			}
-			if err := c.applyWithRetry(ctx, items[i].d); err != nil {
+			if err := c.applyWithRetry(ctx, c.cfg.Shards[s], it.d); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				items[i].err = err
+				it.err = err
 			}
 		}
 	}
+	var dead []item
 	for _, it := range items {
 		if it.err != nil {
 			dead = append(dead, it)
@@ -397,12 +459,12 @@ func (c *Consumer) count(typ, outcome string) {
 	}
 }
 
-func (c *Consumer) applyWithRetry(ctx context.Context, d Delivery) error {
+func (c *Consumer) applyWithRetry(ctx context.Context, db *store.DB, d Delivery) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 20 * time.Millisecond
 	b.MaxInterval = 500 * time.Millisecond
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := c.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		err := db.InTx(ctx, func(tx *store.Tx) error {
 			fresh, err := tx.MarkProcessed(ctx, d.Env.GetId())
 			if err != nil {
 				return err

@@ -30,6 +30,12 @@ type Unit struct {
 	// Name is the service name and its consumer group.
 	Name string
 	DB   *store.DB
+	// Shards, if set, are the unit's databases when it splits its rows by
+	// key (the order service on SQLite; DB is then ignored): each gets the
+	// migrations, an outbox relay and the processed-event pruner, and the
+	// consumer applies each batch's messages in the shard ShardOf names.
+	Shards  []*store.DB
+	ShardOf func(eventbus.Delivery) int
 	// Migrations holds the service's goose .sql files at its root.
 	Migrations fs.FS
 	Topics     []string
@@ -72,17 +78,27 @@ type Running struct {
 	stop    context.CancelFunc
 	kill    context.CancelFunc
 	wg      sync.WaitGroup
-	relay   *outbox.Relay
+	relays  []*outbox.Relay
 	writer  outbox.Writer
 	errMu   sync.Mutex
 	errs    []error
 	stopped bool
 }
 
-// Migrate applies the unit's migrations.
+// DBs returns the unit's databases: its shards, or DB.
+func (u Unit) DBs() []*store.DB {
+	if len(u.Shards) > 0 {
+		return u.Shards
+	}
+	return []*store.DB{u.DB}
+}
+
+// Migrate applies the unit's migrations to each of its databases.
 func Migrate(ctx context.Context, u Unit) error {
-	if err := u.DB.Migrate(ctx, u.Migrations); err != nil {
-		return fmt.Errorf("runner: %s: %w", u.Name, err)
+	for i, db := range u.DBs() {
+		if err := db.Migrate(ctx, u.Migrations); err != nil {
+			return fmt.Errorf("runner: %s: shard %d: %w", u.Name, i, err)
+		}
 	}
 	return nil
 }
@@ -106,20 +122,36 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	if u.Wake == nil {
 		u.Wake = outbox.NewWake()
 	}
-	relay := outbox.NewRelay(u.DB, w, u.Wake, logger)
+	dbs := u.DBs()
+	// One relay per database; shard 0's is the one u.Wake wakes. On SQLite
+	// (the only sharded case) each relay is also woken by its own commits.
+	relays, wakes := make([]*outbox.Relay, len(dbs)), make([]outbox.Wake, len(dbs))
+	for i, db := range dbs {
+		wakes[i] = u.Wake
+		if i > 0 {
+			wakes[i] = outbox.NewWake()
+		}
+		relays[i] = outbox.NewRelay(db, w, wakes[i], logger)
+	}
 	cons, err := eventbus.NewConsumer(eventbus.Config{
-		Group: u.Name, Brokers: env.Brokers, Topics: u.Topics, DB: u.DB, Handle: u.Handle,
+		Group: u.Name, Brokers: env.Brokers, Topics: u.Topics, DB: u.DB, Shards: u.Shards, ShardOf: u.ShardOf, Handle: u.Handle,
 		DeadLetter: w, MaxBatch: u.MaxBatch, Linger: u.Linger, Logger: logger, Tracer: env.Tracer, Metrics: env.Metrics,
-		AfterCommit: u.Wake.Notify,
+		AfterCommit: func() {
+			for _, wk := range wakes {
+				wk.Notify()
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	work, kill := context.WithCancel(context.WithoutCancel(ctx))
 	stop, cancelStop := context.WithCancel(work)
-	r := &Running{Name: u.Name, stop: cancelStop, kill: kill, relay: relay, writer: w}
+	r := &Running{Name: u.Name, stop: cancelStop, kill: kill, relays: relays, writer: w}
 	r.goRun("consumer", func() error { return cons.Run(stop, work) })
-	r.goRun("relay", func() error { return relay.Run(stop, work) })
+	for _, relay := range relays {
+		r.goRun("relay", func() error { return relay.Run(stop, work) })
+	}
 	for _, fn := range u.Workers {
 		r.goRun("worker", func() error { return fn(stop) })
 	}
@@ -127,7 +159,9 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	if retention <= 0 {
 		retention = DefaultProcessedRetention
 	}
-	r.goRun("prune", func() error { return pruneProcessed(stop, u.DB, retention, time.Hour, time.Now, logger) })
+	for _, db := range dbs {
+		r.goRun("prune", func() error { return pruneProcessed(stop, db, retention, time.Hour, time.Now, logger) })
+	}
 	return r, nil
 }
 
@@ -168,21 +202,26 @@ func (r *Running) Stop(ctx context.Context) error {
 	r.stopped = true
 	r.stop()
 	r.wg.Wait()
-	var err error
-	for {
-		n, ferr := r.relay.Flush(ctx)
-		if ferr != nil {
-			err = ferr
-			break
-		}
-		if n == 0 {
-			err = r.relay.Compact(ctx)
-			break
-		}
+	errs := r.Errors()
+	for _, relay := range r.relays {
+		errs = append(errs, drain(ctx, relay))
 	}
 	r.kill()
 	r.closeWriter()
-	return errors.Join(append(r.Errors(), err)...)
+	return errors.Join(errs...)
+}
+
+// drain publishes everything left in relay's outbox and deletes it.
+func drain(ctx context.Context, relay *outbox.Relay) error {
+	for {
+		n, err := relay.Flush(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return relay.Compact(ctx)
+		}
+	}
 }
 
 // Kill ends the unit at once, as a crash would: the batch in hand is rolled
