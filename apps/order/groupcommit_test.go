@@ -44,9 +44,10 @@ func TestCreatesQueuedWhileDatabaseBusyShareOneCommit(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for queued := 0; queued < callers; {
-		svc.mu.Lock()
-		queued = len(svc.queue)
-		svc.mu.Unlock()
+		sh := svc.shards[0]
+		sh.mu.Lock()
+		queued = len(sh.queue)
+		sh.mu.Unlock()
 		if time.Now().After(deadline) {
 			close(release)
 			t.Fatalf("%d of %d creates queued while the database was busy: the leader took its group before it held the database", queued, callers)

@@ -55,20 +55,36 @@ func withCustomer(vals ...string) context.Context {
 
 func newTestService(t testing.TB) *Service {
 	t.Helper()
+	return newShardedTestService(t, 1)
+}
+
+// newShardedTestService is a service on n migrated SQLite shards.
+func newShardedTestService(t testing.TB, n int) *Service {
+	t.Helper()
+	return New(Config{Shards: openShards(t, t.TempDir(), n), Catalog: Catalog{"sku-1": 100}})
+}
+
+// openShards opens and migrates n SQLite shards in dir.
+func openShards(t testing.TB, dir string, n int) []*store.DB {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "order.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	mig, err := fs.Sub(Migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Migrate(ctx, mig); err != nil {
-		t.Fatal(err)
+	var dbs []*store.DB
+	for i := range n {
+		db, err := store.OpenSQLite(ctx, store.ShardPath(filepath.Join(dir, "order.db"), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(ctx, mig); err != nil {
+			t.Fatal(err)
+		}
+		dbs = append(dbs, db)
 	}
-	return New(Config{DB: db, Catalog: Catalog{"sku-1": 100}})
+	return dbs
 }
 
 func TestAPIEnforcesVerifiedCustomer(t *testing.T) {

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -13,13 +14,18 @@ import (
 	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
 )
 
-func countRows(t *testing.T, svc *Service, table string) int {
+// countRows counts table's rows in every shard.
+func countRows(t testing.TB, svc *Service, table string) int {
 	t.Helper()
-	var n int
-	if err := svc.cfg.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
-		t.Fatal(err)
+	total := 0
+	for _, sh := range svc.shards {
+		var n int
+		if err := sh.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		total += n
 	}
-	return n
+	return total
 }
 
 func TestCreateOrderRequestIDMakesRetriesSafe(t *testing.T) {
@@ -47,38 +53,42 @@ func TestCreateOrderRequestIDMakesRetriesSafe(t *testing.T) {
 			&orderv1.CreateOrderRequest{CustomerId: "alice", RequestId: "r1", Items: one, ShippingAddress: "2 Side St"}, codes.InvalidArgument, false, 1},
 		{"over-long request_id is refused", req("alice", "r1", one), req("alice", strings.Repeat("x", MaxTextLen+1), one), codes.InvalidArgument, false, 1},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			svc := newTestService(t)
-			ctx := context.Background()
-			first, err := svc.CreateOrder(ctx, tc.first)
-			if err != nil {
-				t.Fatal(err)
-			}
-			second, err := svc.CreateOrder(ctx, tc.second)
-			if got := status.Code(err); got != tc.code {
-				t.Fatalf("second call: code %s (%v), want %s", got, err, tc.code)
-			}
-			if err != nil && !strings.Contains(err.Error(), "request_id") {
-				t.Errorf("error %q does not name request_id", err)
-			}
-			if err == nil && (second.GetOrderId() == first.GetOrderId()) != tc.sameOrder {
-				t.Errorf("orders %s and %s: same = %v, want %v", first.GetOrderId(), second.GetOrderId(), !tc.sameOrder, tc.sameOrder)
-			}
-			if n := countRows(t, svc, "sagas"); n != tc.wantOrders {
-				t.Errorf("%d sagas stored, want %d", n, tc.wantOrders)
-			}
-			if n := countRows(t, svc, "order_events"); n != tc.wantOrders {
-				t.Errorf("%d OrderCreated events stored, want %d", n, tc.wantOrders)
-			}
-		})
+	for _, shards := range []int{1, 3} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/%d shards", tc.name, shards), func(t *testing.T) {
+				svc := newShardedTestService(t, shards)
+				ctx := context.Background()
+				first, err := svc.CreateOrder(ctx, tc.first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				second, err := svc.CreateOrder(ctx, tc.second)
+				if got := status.Code(err); got != tc.code {
+					t.Fatalf("second call: code %s (%v), want %s", got, err, tc.code)
+				}
+				if err != nil && !strings.Contains(err.Error(), "request_id") {
+					t.Errorf("error %q does not name request_id", err)
+				}
+				if err == nil && (second.GetOrderId() == first.GetOrderId()) != tc.sameOrder {
+					t.Errorf("orders %s and %s: same = %v, want %v", first.GetOrderId(), second.GetOrderId(), !tc.sameOrder, tc.sameOrder)
+				}
+				if n := countRows(t, svc, "sagas"); n != tc.wantOrders {
+					t.Errorf("%d sagas stored, want %d", n, tc.wantOrders)
+				}
+				if n := countRows(t, svc, "order_events"); n != tc.wantOrders {
+					t.Errorf("%d OrderCreated events stored, want %d", n, tc.wantOrders)
+				}
+			})
+		}
 	}
 }
 
 // Concurrent retries land in one group commit or in several; either way one
 // order results and every caller is told its id.
 func TestCreateOrderConcurrentRetriesCreateOneOrder(t *testing.T) {
-	retryConcurrently(t, newTestService(t))
+	for _, shards := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d shards", shards), func(t *testing.T) { retryConcurrently(t, newShardedTestService(t, shards)) })
+	}
 }
 
 // retryConcurrently has 16 callers create the same order under one

@@ -43,7 +43,15 @@ var Topics = []string{topics.InventoryEvents, topics.PaymentEvents, topics.Shipp
 
 // Config configures the order service.
 type Config struct {
-	DB      *store.DB
+	// DB is the service's database, unless Shards is set.
+	DB *store.DB
+	// Shards, if set, split the orders over several SQLite databases (DB is
+	// then Shards[0]): an order's saga, events, outbox rows and request_id
+	// claim live in the shard its id hashes to (store.ShardOf), and each
+	// shard has its own connection, so creates and replies of different
+	// shards commit concurrently. The count is fixed once a shard holds
+	// data (CheckShards).
+	Shards  []*store.DB
 	Catalog Catalog
 	// StepTimeout bounds each saga step before it is compensated or resent
 	// (default 10s).
@@ -67,15 +75,21 @@ type Config struct {
 // Service implements the OrderService API and the saga orchestrator.
 type Service struct {
 	orderv1.UnimplementedOrderServiceServer
-	cfg Config
+	cfg    Config
+	shards []*shard
+
+	sagas *sagaCache // nil unless the store is SQLite
+}
+
+// shard is one of the service's databases with its create queue.
+type shard struct {
+	db *store.DB
 
 	// Group commit of concurrent CreateOrder calls: one caller at a time
 	// leads and commits everything queued so far in one transaction.
 	mu      sync.Mutex
 	queue   []*createJob
 	leading bool
-
-	sagas *sagaCache // nil unless the store is SQLite
 }
 
 type createJob struct {
@@ -113,11 +127,44 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if len(cfg.Shards) == 0 {
+		cfg.Shards = []*store.DB{cfg.DB}
+	}
+	cfg.DB = cfg.Shards[0]
 	s := &Service{cfg: cfg}
+	for _, db := range cfg.Shards {
+		s.shards = append(s.shards, &shard{db: db})
+	}
 	if cfg.DB != nil && cfg.DB.Dialect() == store.SQLite {
-		s.sagas = newSagaCache()
+		s.sagas = newSagaCache() // keyed by order id, so one serves every shard
 	}
 	return s
+}
+
+// shardOf returns the shard holding order id.
+func (s *Service) shardOf(id string) *shard {
+	return s.shards[store.ShardOf(id, len(s.shards))]
+}
+
+// ShardOf names the shard a participant's reply applies in (the consumer's
+// routing, runner.Unit.ShardOf): its order's.
+func (s *Service) ShardOf(d eventbus.Delivery) int {
+	return store.ShardOf(replyOrderID(d.Payload), len(s.shards))
+}
+
+// newOrderID returns a fresh order id. With a request_id the id must fall
+// in the shard the key's claim lives in (chosen by customer and key, so a
+// retry finds it): ids are drawn until one does, n draws on average.
+func (s *Service) newOrderID(customer, requestID string) string {
+	id := events.NewID()
+	if requestID == "" || len(s.shards) == 1 {
+		return id
+	}
+	want := store.ShardOf(customer+"\x00"+requestID, len(s.shards))
+	for store.ShardOf(id, len(s.shards)) != want {
+		id = events.NewID()
+	}
+	return id
 }
 
 // CreateOrder validates the request, stores OrderCreated and the saga, and
@@ -140,7 +187,7 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	id := events.NewID()
+	id := s.newOrderID(customer, cr.RequestID)
 	correlation := telemetry.CorrelationID(ctx)
 	if correlation == "" {
 		correlation = id
@@ -175,46 +222,48 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	return &orderv1.CreateOrderResponse{OrderId: id}, nil
 }
 
-// enqueue commits job, in a group with whatever else is waiting.
+// enqueue commits job in its order's shard, in a group with whatever else
+// is waiting there.
 func (s *Service) enqueue(job *createJob) error {
-	s.mu.Lock()
-	s.queue = append(s.queue, job)
-	lead := !s.leading
-	s.leading = true
-	s.mu.Unlock()
+	sh := s.shardOf(job.saga.OrderID)
+	sh.mu.Lock()
+	sh.queue = append(sh.queue, job)
+	lead := !sh.leading
+	sh.leading = true
+	sh.mu.Unlock()
 	if lead {
-		s.lead()
+		s.lead(sh)
 	}
 	return <-job.done
 }
 
-// lead commits the queued jobs, then hands the next group to a new leader.
-func (s *Service) lead() {
-	s.commitCreates()
-	s.mu.Lock()
-	if len(s.queue) > 0 {
-		go s.lead()
+// lead commits sh's queued jobs, then hands the next group to a new leader.
+func (s *Service) lead(sh *shard) {
+	s.commitCreates(sh)
+	sh.mu.Lock()
+	if len(sh.queue) > 0 {
+		go s.lead(sh)
 	} else {
-		s.leading = false
+		sh.leading = false
 	}
-	s.mu.Unlock()
+	sh.mu.Unlock()
 }
 
 // takeQueue returns the queued jobs and empties the queue.
-func (s *Service) takeQueue() []*createJob {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	batch := s.queue
-	s.queue = nil
+func (sh *shard) takeQueue() []*createJob {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	batch := sh.queue
+	sh.queue = nil
 	return batch
 }
 
-// commitCreates commits the queued jobs in one transaction. It takes them
+// commitCreates commits sh's queued jobs in one transaction. It takes them
 // from the queue only once the transaction holds the database (on SQLite,
 // the one connection the reply consumer uses too), so every create that
 // arrived while the leader waited for it joins this commit instead of
 // waiting for the next.
-func (s *Service) commitCreates() {
+func (s *Service) commitCreates(sh *shard) {
 	apply := func(tx *store.Tx, j *createJob) error {
 		j.existing = "" // from a failed group attempt, rolled back
 		if j.requestID != "" {
@@ -233,8 +282,8 @@ func (s *Service) commitCreates() {
 	defer cancel()
 	var batch []*createJob
 	taken := false
-	err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
-		batch, taken = s.takeQueue(), true
+	err := sh.db.InTx(ctx, func(tx *store.Tx) error {
+		batch, taken = sh.takeQueue(), true
 		s.afterCommit(tx)
 		for _, j := range batch {
 			if err := apply(tx, j); err != nil {
@@ -245,7 +294,7 @@ func (s *Service) commitCreates() {
 	})
 	if !taken {
 		// The transaction did not begin: what is queued fails with it.
-		batch = s.takeQueue()
+		batch = sh.takeQueue()
 	}
 	if err == nil || len(batch) == 1 {
 		for _, j := range batch {
@@ -255,7 +304,7 @@ func (s *Service) commitCreates() {
 	}
 	// One bad job (e.g. a cancelled caller) must not fail the others.
 	for _, j := range batch {
-		j.done <- s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		j.done <- sh.db.InTx(ctx, func(tx *store.Tx) error {
 			s.afterCommit(tx)
 			return apply(tx, j)
 		})
@@ -331,7 +380,7 @@ func (s *Service) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*
 		return nil, status.Errorf(codes.PermissionDenied, "order %q: %v", truncate(o.ID), ErrForeignCustomer)
 	}
 	var step string
-	if err := s.cfg.DB.QueryRow(ctx, `SELECT state FROM sagas WHERE order_id = ?`, o.ID).Scan(&step); err != nil {
+	if err := s.shardOf(o.ID).db.QueryRow(ctx, `SELECT state FROM sagas WHERE order_id = ?`, o.ID).Scan(&step); err != nil {
 		return nil, status.Error(codes.Internal, "could not read the saga")
 	}
 	return toProto(o, step), nil
@@ -339,7 +388,7 @@ func (s *Service) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*
 
 // Load rebuilds the order aggregate from its event stream.
 func (s *Service) Load(ctx context.Context, id string) (*Order, error) {
-	rows, err := s.cfg.DB.Query(ctx, `SELECT event_type, payload FROM order_events WHERE order_id = ? ORDER BY seq`, id)
+	rows, err := s.shardOf(id).db.Query(ctx, `SELECT event_type, payload FROM order_events WHERE order_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, status.Error(codes.Internal, "could not read the order")
 	}
@@ -381,7 +430,7 @@ func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderReque
 		return nil, status.Errorf(codes.InvalidArgument, "reason is %d bytes: at most %d allowed", len(req.GetReason()), MaxTextLen)
 	}
 	var notCancellable State
-	err = s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+	err = s.shardOf(req.GetOrderId()).db.InTx(ctx, func(tx *store.Tx) error {
 		s.afterCommit(tx)
 		saga, err := s.loadSaga(ctx, tx, req.GetOrderId())
 		if err != nil {
@@ -422,6 +471,9 @@ func (s *Service) Handle(ctx context.Context, tx *store.Tx, d eventbus.Delivery)
 	if orderID == "" {
 		return fmt.Errorf("order: %s has no order id", d.Env.GetType())
 	}
+	if sh := s.shardOf(orderID); tx.DB() != sh.db {
+		return fmt.Errorf("order: reply %s for order %s applied outside its shard: route replies with ShardOf", d.Env.GetType(), orderID)
+	}
 	saga, err := s.loadSaga(ctx, tx, orderID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("order: reply %s for unknown order %s", d.Env.GetType(), orderID)
@@ -446,10 +498,23 @@ func (s *Service) Handle(ctx context.Context, tx *store.Tx, d eventbus.Delivery)
 // sagas (migration 00004).
 const sweepQuery = `SELECT order_id FROM sagas WHERE finished = 0 AND started_at < ? AND deadline < ? LIMIT 500`
 
-// SweepTimeouts compensates or resends the steps of sagas past their deadline.
+// SweepTimeouts compensates or resends the steps of sagas past their
+// deadline, in every shard.
 func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
+	total := 0
+	for _, sh := range s.shards {
+		n, err := s.sweep(ctx, sh.db)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (s *Service) sweep(ctx context.Context, db *store.DB) (int, error) {
 	now := s.cfg.Now()
-	rows, err := s.cfg.DB.Query(ctx, sweepQuery, now.Add(-s.cfg.StepTimeout).UnixNano(), now.UnixNano())
+	rows, err := db.Query(ctx, sweepQuery, now.Add(-s.cfg.StepTimeout).UnixNano(), now.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("order: sweep: %w", err)
 	}
@@ -464,7 +529,7 @@ func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 	}
 	rows.Close()
 	for _, id := range ids {
-		err := s.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		err := db.InTx(ctx, func(tx *store.Tx) error {
 			s.afterCommit(tx)
 			saga, err := s.loadSaga(ctx, tx, id)
 			if err != nil {
@@ -492,11 +557,15 @@ func (s *Service) SweepTimeouts(ctx context.Context) (int, error) {
 // RequestRetention ago, 1,000 per statement, and returns how many.
 func (s *Service) PruneRequests(ctx context.Context) (int64, error) {
 	before := s.cfg.Now().Add(-s.cfg.RequestRetention).UnixNano()
-	n, err := s.cfg.DB.DeleteChunked(ctx, 1000, `DELETE FROM create_requests WHERE (customer_id, request_id) IN (SELECT customer_id, request_id FROM create_requests WHERE created_at < ? LIMIT ?)`, before)
-	if err != nil {
-		return n, fmt.Errorf("order: prune request ids: %w", err)
+	var total int64
+	for _, sh := range s.shards {
+		n, err := sh.db.DeleteChunked(ctx, 1000, `DELETE FROM create_requests WHERE (customer_id, request_id) IN (SELECT customer_id, request_id FROM create_requests WHERE created_at < ? LIMIT ?)`, before)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("order: prune request ids: %w", err)
+		}
 	}
-	return n, nil
+	return total, nil
 }
 
 // RunRequestPruner prunes expired idempotency keys every interval until ctx
