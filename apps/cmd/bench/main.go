@@ -4,7 +4,7 @@
 // latency at half that rate, and in the same run the raw kfake
 // produce/consume rate and the raw single-transaction rate of the store.
 //
-//	go run ./apps/cmd/bench [-orders 20000] [-concurrency 64] [-partitions 2] [-cpuprofile FILE]
+//	go run ./apps/cmd/bench [-orders 20000] [-concurrency 64] [-partitions 2] [-order-shards 1] [-cpuprofile FILE]
 package main
 
 import (
@@ -48,6 +48,7 @@ func main() {
 	// SQLite connection anyway: in one process, fewer partitions mean fewer,
 	// fuller fetches (measured: 2 partitions ≈ 15 % less CPU per saga than 6).
 	partitions := flag.Int("partitions", 2, "partitions per topic")
+	orderShards := flag.Int("order-shards", 1, "SQLite files the order service's orders are split over")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the full-speed pass to this file")
 	lowProfile := flag.String("cpuprofile-low", "", "write a CPU profile of the -low-rate pass to this file")
 	// kfake runs each observer on a goroutine of its own and waits for it,
@@ -84,7 +85,7 @@ func main() {
 	var tracker *load.Tracker
 	catalog := order.Catalog{"sku-1": 100, "sku-2": 250}
 	sys, err := system.Start(ctx, system.Config{
-		Brokers: k.Brokers, Dir: dir, Catalog: catalog,
+		Brokers: k.Brokers, Dir: dir, Catalog: catalog, OrderShards: *orderShards,
 		Stock:       map[string]int64{"sku-1": 1 << 40, "sku-2": 1 << 40},
 		Gateway:     payment.GatewayConfig{},
 		StepTimeout: 30 * time.Second,
@@ -165,7 +166,7 @@ func main() {
 		log.Printf("stop: %v", err)
 	}
 
-	fmt.Printf("Measured %s on %d CPU cores (GOMAXPROCS %d), %s/%s, %d partitions per topic.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, *partitions)
+	fmt.Printf("Measured %s on %d CPU cores (GOMAXPROCS %d), %s/%s, %d partitions per topic, the order service's SQLite data in %d shard(s).\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, *partitions, *orderShards)
 	fmt.Println("| measure | value |")
 	fmt.Println("| --- | --- |")
 	fmt.Printf("| completed sagas/s, full speed (%d orders, %d callers) | %.0f |\n", full.Orders, *concurrency, full.Throughput)
@@ -218,7 +219,9 @@ func takeProbe(sys *system.System, r *system.Requests) probe {
 		p.requests = r.Snapshot()
 	}
 	for _, name := range system.Names {
-		p.waited[name] = sys.DB(name).SQL().Stats().WaitDuration
+		for _, db := range sys.DBs(name) {
+			p.waited[name] += db.SQL().Stats().WaitDuration
+		}
 	}
 	return p
 }

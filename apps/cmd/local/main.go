@@ -96,7 +96,13 @@ func run(dir, orderAddr, queryAddr, metricsAddr string, declineAbove int64, late
 		return err
 	}
 	for _, name := range system.Names {
-		reg.MustRegister(collectors.NewDBStatsCollector(sys.DB(name).SQL(), name))
+		for i, db := range sys.DBs(name) {
+			label := name
+			if i > 0 {
+				label = fmt.Sprintf("%s-%d", name, i)
+			}
+			reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), label))
+		}
 	}
 	defer func() {
 		logger.Info("stopping: finishing in-flight messages")

@@ -2,11 +2,14 @@
 // saga orchestrator. Configuration: see apps/internal/process, plus
 // ORDERMESH_CATALOG (product=price-in-cents,...), ORDERMESH_STEP_TIMEOUT,
 // ORDERMESH_REQUEST_ID_RETENTION (how long request_id keys are honoured,
-// default 24h).
+// default 24h), ORDERMESH_ORDER_SHARDS (SQLite only: split the orders over
+// that many files, order.db, order-1.db, ...; default 1, fixed once orders
+// are stored).
 package main
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"time"
 
@@ -16,8 +19,13 @@ import (
 	"github.com/ordermesh/ordermesh/apps/internal/outbox"
 	"github.com/ordermesh/ordermesh/apps/internal/process"
 	"github.com/ordermesh/ordermesh/apps/internal/runner"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
 	"github.com/ordermesh/ordermesh/apps/order"
 )
+
+// maxShards bounds ORDERMESH_ORDER_SHARDS: each shard is a SQLite
+// connection, relay and fetch of its own, and the gain ends with the cores.
+const maxShards = 16
 
 func main() {
 	process.Main("order", func(ctx context.Context, env process.Env) (process.Service, error) {
@@ -34,12 +42,30 @@ func main() {
 		if err != nil {
 			return process.Service{}, err
 		}
+		n, err := process.Int("ORDERMESH_ORDER_SHARDS", 1, 1, maxShards)
+		if err != nil {
+			return process.Service{}, err
+		}
+		shards := []*store.DB{env.DB}
+		if n > 1 && env.DB.Dialect() != store.SQLite {
+			return process.Service{}, fmt.Errorf("ORDERMESH_ORDER_SHARDS = %d: sharding is for SQLite only; with PostgreSQL use 1", n)
+		}
+		for i := 1; i < n; i++ {
+			db, err := env.OpenShard(ctx, i)
+			if err != nil {
+				return process.Service{}, fmt.Errorf("ORDERMESH_ORDER_SHARDS = %d: shard %d: %w", n, i, err)
+			}
+			shards = append(shards, db)
+		}
+		if err := order.CheckShards(ctx, shards); err != nil {
+			return process.Service{}, fmt.Errorf("ORDERMESH_ORDER_SHARDS = %d: %w", n, err)
+		}
 		wake := outbox.NewWake()
-		svc := order.New(order.Config{DB: env.DB, Catalog: catalog, StepTimeout: timeout, RequestRetention: keep,
+		svc := order.New(order.Config{Shards: shards, Catalog: catalog, StepTimeout: timeout, RequestRetention: keep,
 			Logger: env.Logger, Tracer: env.Tracer, Metrics: env.Metrics, AfterCommit: wake.Notify})
 		mig, _ := fs.Sub(order.Migrations, "migrations")
 		return process.Service{
-			Unit: runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: order.Topics, Handle: svc.Handle, Wake: wake,
+			Unit: runner.Unit{Name: env.Name, DB: env.DB, Shards: shards, ShardOf: svc.ShardOf, Migrations: mig, Topics: order.Topics, Handle: svc.Handle, Wake: wake,
 				Workers: []func(context.Context) error{
 					func(ctx context.Context) error { return svc.RunSweeper(ctx, time.Second) },
 					func(ctx context.Context) error { return svc.RunRequestPruner(ctx, time.Hour) },

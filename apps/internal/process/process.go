@@ -44,6 +44,10 @@ type Env struct {
 	Logger  *slog.Logger
 	Tracer  trace.Tracer
 	Metrics *telemetry.Metrics
+	// OpenShard opens shard i (≥ 1) of a SQLite database split into
+	// several files, next to DB (store.ShardPath), with its pool metrics;
+	// it is closed when the process ends.
+	OpenShard func(ctx context.Context, i int) (*store.DB, error)
 }
 
 // Service is what a build function returns.
@@ -88,6 +92,19 @@ func DurationAtLeast(k string, def, min time.Duration, why string) (time.Duratio
 		return 0, fmt.Errorf("%s = %s: must be at least %s, %s (default %s)", k, d, min, why, def)
 	}
 	return d, nil
+}
+
+// Int reads a whole-number variable that must lie in [min, max].
+func Int(k string, def, min, max int) (int, error) {
+	v := Getenv(k, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%s = %q: want a whole number from %d to %d (default %d)", k, v, min, max, def)
+	}
+	return n, nil
 }
 
 // ProcessedRetention reads ORDERMESH_PROCESSED_RETENTION: how long the
@@ -164,7 +181,8 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := telemetry.NewMetrics(reg)
 
-	db, err := store.Open(ctx, Getenv("ORDERMESH_DATABASE_URL", name+".db"))
+	dsn := Getenv("ORDERMESH_DATABASE_URL", name+".db")
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -172,7 +190,25 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 	// Connection-pool stats (go_sql_*): on SQLite, wait time is time spent
 	// queueing for the service's one connection.
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), name))
-	svc, err := build(ctx, Env{Name: name, Brokers: brokers, DB: db, Logger: logger, Tracer: tracer, Metrics: metrics})
+	var shards []*store.DB
+	openShard := func(ctx context.Context, i int) (*store.DB, error) {
+		if db.Dialect() != store.SQLite {
+			return nil, fmt.Errorf("%s: sharding is for SQLite only", dsn)
+		}
+		sdb, err := store.Open(ctx, store.ShardPath(dsn, i))
+		if err != nil {
+			return nil, err
+		}
+		reg.MustRegister(collectors.NewDBStatsCollector(sdb.SQL(), fmt.Sprintf("%s-%d", name, i)))
+		shards = append(shards, sdb)
+		return sdb, nil
+	}
+	defer func() {
+		for _, sdb := range shards {
+			sdb.Close()
+		}
+	}()
+	svc, err := build(ctx, Env{Name: name, Brokers: brokers, DB: db, Logger: logger, Tracer: tracer, Metrics: metrics, OpenShard: openShard})
 	if err != nil {
 		return err
 	}

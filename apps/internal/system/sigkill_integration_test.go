@@ -4,6 +4,7 @@ package system_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -172,8 +173,9 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 	}
 	t.Cleanup(func() { sys.Stop(context.Background()) })
 	brokers := "ORDERMESH_KAFKA_BROKERS=" + strings.Join(k.Brokers, ",")
+	shards := max(b.orderShards, 1)
 	orderProc := newServiceProcess(t, bins.order, system.Order, brokers, "ORDERMESH_DATABASE_URL="+dsn(system.Order),
-		"ORDERMESH_CATALOG=sku-crash=1000", "ORDERMESH_STEP_TIMEOUT=20s")
+		"ORDERMESH_CATALOG=sku-crash=1000", "ORDERMESH_STEP_TIMEOUT=20s", fmt.Sprintf("ORDERMESH_ORDER_SHARDS=%d", shards))
 	paymentProc := newServiceProcess(t, bins.payment, system.Payment, brokers, "ORDERMESH_DATABASE_URL="+dsn(system.Payment),
 		"ORDERMESH_GATEWAY_LATENCY=2ms")
 	orderProc.start()
@@ -244,7 +246,11 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 	}
 	// The process exports its own metrics and its connection pool's.
 	body := orderProc.scrape()
-	for _, want := range []string{`go_sql_max_open_connections{db_name="order"}`, `go_sql_wait_duration_seconds_total{db_name="order"}`, "ordermesh_orders_created_total"} {
+	wants := []string{`go_sql_max_open_connections{db_name="order"}`, `go_sql_wait_duration_seconds_total{db_name="order"}`, "ordermesh_orders_created_total"}
+	for i := 1; i < shards; i++ {
+		wants = append(wants, fmt.Sprintf(`go_sql_wait_duration_seconds_total{db_name="order-%d"}`, i))
+	}
+	for _, want := range wants {
 		if !strings.Contains(body, want) {
 			t.Errorf("order process /metrics has no %s", want)
 		}
@@ -252,11 +258,15 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 	orderProc.stop()
 	paymentProc.stop()
 
-	orders, err := store.Open(ctx, dsn(system.Order))
-	if err != nil {
-		t.Fatal(err)
+	var orders []*store.DB
+	for i := range shards {
+		db, err := store.Open(ctx, store.ShardPath(dsn(system.Order), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		orders = append(orders, db)
 	}
-	defer orders.Close()
 	payments, err := store.Open(ctx, dsn(system.Payment))
 	if err != nil {
 		t.Fatal(err)
@@ -270,6 +280,14 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 		}
 		return n
 	}
+	countOrders := func(q string, args ...any) int {
+		t.Helper()
+		total := 0
+		for _, db := range orders {
+			total += count(db, q, args...)
+		}
+		return total
+	}
 	completed := assertCharges(t, ids, func(id string) (orderv1.OrderStatus, string) { return final[id], "" },
 		func(id string) int64 {
 			return int64(count(payments, `SELECT COALESCE(SUM(amount_cents), 0) FROM payments WHERE order_id = ? AND status = ?`, id, payment.Authorized))
@@ -278,12 +296,12 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 	// Every stored order is one a client was told about: a create whose
 	// answer the kill cut off was retried under its request_id, not placed
 	// twice (its stock would be taken by an order nobody knows of).
-	if n := count(orders, `SELECT COUNT(*) FROM sagas`); n != len(ids) {
+	if n := countOrders(`SELECT COUNT(*) FROM sagas`); n != len(ids) {
 		t.Errorf("order database holds %d orders, the clients placed %d", n, len(ids))
 	}
 	for _, id := range ids {
 		// The event stream holds OrderCreated and exactly one ending.
-		if n := count(orders, `SELECT COUNT(*) FROM order_events WHERE order_id = ?`, id); n != 2 {
+		if n := countOrders(`SELECT COUNT(*) FROM order_events WHERE order_id = ?`, id); n != 2 {
 			t.Errorf("order %s has %d events, want 2 (created, one ending)", id, n)
 		}
 	}

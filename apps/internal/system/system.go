@@ -52,8 +52,12 @@ type Config struct {
 	// Catalog is the order service's product prices; Stock the initial
 	// inventory (applied once, at first start).
 	Catalog order.Catalog
-	Stock   map[string]int64
-	Gateway payment.GatewayConfig
+	// OrderShards splits the order service's SQLite database into that
+	// many files (default 1; see order.Config.Shards): shard 0 is
+	// DSN("order"), shard i DSN("order-<i>").
+	OrderShards int
+	Stock       map[string]int64
+	Gateway     payment.GatewayConfig
 	// StepTimeout and SweepInterval drive saga timeouts (defaults 10s, 200ms).
 	StepTimeout   time.Duration
 	SweepInterval time.Duration
@@ -77,7 +81,7 @@ type System struct {
 	Gateway *payment.Gateway
 
 	mu           sync.Mutex
-	dbs          map[string]*store.DB
+	dbs          map[string][]*store.DB
 	running      map[string]*runner.Running
 	order        *order.Service
 	inventory    *inventory.Service
@@ -152,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		cfg:     cfg,
 		env:     runner.Env{Brokers: cfg.Brokers, Logger: cfg.Logger, Tracer: cfg.Tracer, Metrics: cfg.Metrics, Writer: cfg.Writer},
 		Gateway: payment.NewGateway(cfg.Gateway),
-		dbs:     map[string]*store.DB{},
+		dbs:     map[string][]*store.DB{},
 		running: map[string]*runner.Running{},
 	}
 	for _, name := range Names {
@@ -168,34 +172,72 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 }
 
 func (s *System) start(ctx context.Context, name string, seed bool) error {
-	db, err := store.Open(ctx, s.cfg.DSN(name))
+	dbs, err := s.open(ctx, name)
 	if err != nil {
-		return fmt.Errorf("system: %s: %w", name, err)
+		return err
 	}
-	u, err := s.unit(name, db)
+	closeAll := func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}
+	u, err := s.unit(name, dbs)
 	if err != nil {
-		db.Close()
+		closeAll()
 		return err
 	}
 	if seed && len(s.cfg.Stock) > 0 {
 		if err := runner.Migrate(ctx, u); err != nil {
-			db.Close()
+			closeAll()
 			return err
 		}
 		if err := s.InventoryService().SetStock(ctx, s.cfg.Stock); err != nil {
-			db.Close()
+			closeAll()
 			return err
 		}
 	}
 	r, err := runner.Start(ctx, u, s.env)
 	if err != nil {
-		db.Close()
+		closeAll()
 		return err
 	}
 	s.mu.Lock()
-	s.dbs[name], s.running[name] = db, r
+	s.dbs[name], s.running[name] = dbs, r
 	s.mu.Unlock()
 	return nil
+}
+
+// open opens a service's databases: one, or the order service's shards
+// (checked against the layout they were written with).
+func (s *System) open(ctx context.Context, name string) ([]*store.DB, error) {
+	n := 1
+	if name == Order && s.cfg.OrderShards > 1 {
+		n = s.cfg.OrderShards
+	}
+	var dbs []*store.DB
+	fail := func(err error) ([]*store.DB, error) {
+		for _, db := range dbs {
+			db.Close()
+		}
+		return nil, fmt.Errorf("system: %s: %w", name, err)
+	}
+	for i := range n {
+		dsn := s.cfg.DSN(name)
+		if i > 0 {
+			dsn = s.cfg.DSN(fmt.Sprintf("%s-%d", name, i))
+		}
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			return fail(err)
+		}
+		dbs = append(dbs, db)
+	}
+	if name == Order {
+		if err := order.CheckShards(ctx, dbs); err != nil {
+			return fail(err)
+		}
+	}
+	return dbs, nil
 }
 
 func sub(f fs.FS) fs.FS {
@@ -206,19 +248,21 @@ func sub(f fs.FS) fs.FS {
 	return s
 }
 
-// unit builds a service on db (fresh service values each start, as a new
-// process would have).
-func (s *System) unit(name string, db *store.DB) (runner.Unit, error) {
+// unit builds a service on its databases (fresh service values each start,
+// as a new process would have).
+func (s *System) unit(name string, dbs []*store.DB) (runner.Unit, error) {
+	db := dbs[0]
 	u := runner.Unit{Name: name, DB: db, MaxBatch: s.cfg.MaxBatch}
 	switch name {
 	case Order:
 		wake := outbox.NewWake()
-		svc := order.New(order.Config{DB: db, Catalog: s.cfg.Catalog, StepTimeout: s.cfg.StepTimeout, Logger: s.cfg.Logger.With("service", name),
+		svc := order.New(order.Config{Shards: dbs, Catalog: s.cfg.Catalog, StepTimeout: s.cfg.StepTimeout, Logger: s.cfg.Logger.With("service", name),
 			Tracer: s.cfg.Tracer, Metrics: s.cfg.Metrics, AfterCommit: wake.Notify, OnFinished: s.cfg.OnFinished})
 		s.mu.Lock()
 		s.order = svc
 		s.mu.Unlock()
 		u.Migrations, u.Topics, u.Handle, u.Wake = Migrations(name), order.Topics, svc.Handle, wake
+		u.Shards, u.ShardOf = dbs, svc.ShardOf
 		u.Workers = []func(context.Context) error{
 			func(ctx context.Context) error { return svc.RunSweeper(ctx, s.cfg.SweepInterval) },
 			func(ctx context.Context) error { return svc.RunRequestPruner(ctx, time.Hour) },
@@ -257,8 +301,18 @@ func (s *System) unit(name string, db *store.DB) (runner.Unit, error) {
 	return u, nil
 }
 
-// DB returns a service's database.
+// DB returns a service's database (the order service's shard 0).
 func (s *System) DB(name string) *store.DB {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if dbs := s.dbs[name]; len(dbs) > 0 {
+		return dbs[0]
+	}
+	return nil
+}
+
+// DBs returns a service's databases: the order service's shards, or the one.
+func (s *System) DBs(name string) []*store.DB {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dbs[name]
@@ -268,13 +322,13 @@ func (s *System) DB(name string) *store.DB {
 // connections closed.
 func (s *System) Kill(name string) {
 	s.mu.Lock()
-	r, db := s.running[name], s.dbs[name]
+	r, dbs := s.running[name], s.dbs[name]
 	delete(s.running, name)
 	s.mu.Unlock()
 	if r != nil {
 		r.Kill()
 	}
-	if db != nil {
+	for _, db := range dbs {
 		db.Close()
 	}
 }
@@ -300,8 +354,10 @@ func (s *System) Stop(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	for _, db := range s.dbs {
-		db.Close()
+	for _, dbs := range s.dbs {
+		for _, db := range dbs {
+			db.Close()
+		}
 	}
 	s.mu.Unlock()
 	return errors.Join(errs...)

@@ -47,6 +47,9 @@ type backend struct {
 	name string
 	pg   *pgtest.Server // set for the postgres backend
 	n    *atomic.Int64
+	// orderShards is how many files the order service's SQLite database
+	// is split into (the benchmark's setup); PostgreSQL is never split.
+	orderShards int
 }
 
 // dsn prepares fresh databases for one system and returns their DSNs.
@@ -123,7 +126,7 @@ func start(t *testing.T, b backend, opts ...option) *harness {
 	t.Cleanup(k.Close)
 	sink := &countingSink{sent: map[string]int{}}
 	cfg := system.Config{
-		Brokers: k.Brokers, DSN: b.dsn(t), Catalog: catalog, Stock: stock(),
+		Brokers: k.Brokers, DSN: b.dsn(t), Catalog: catalog, Stock: stock(), OrderShards: b.orderShards,
 		Gateway:     paymentLimit(20_000),
 		StepTimeout: 5 * time.Second, SweepInterval: 100 * time.Millisecond,
 		Sink: sink,
@@ -224,13 +227,19 @@ func (h *harness) available(product string) int64 {
 	return n
 }
 
+// count sums a COUNT query over the service's databases (the order
+// service's shards).
 func (h *harness) count(svc, q string, args ...any) int {
 	h.t.Helper()
-	var n int
-	if err := h.sys.DB(svc).QueryRow(h.ctx, q, args...).Scan(&n); err != nil {
-		h.t.Fatalf("%s: %s: %v", svc, q, err)
+	total := 0
+	for _, db := range h.sys.DBs(svc) {
+		var n int
+		if err := db.QueryRow(h.ctx, q, args...).Scan(&n); err != nil {
+			h.t.Fatalf("%s: %s: %v", svc, q, err)
+		}
+		total += n
 	}
-	return n
+	return total
 }
 
 // eventually polls cond until it holds.
@@ -251,8 +260,9 @@ func TestOrderSystem(t *testing.T) {
 	svcBins := serviceBinaries{order: buildService(t, bins, "order"), payment: buildService(t, bins, "payment")}
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
-			b := backend{name: name, n: new(atomic.Int64)}
+			b := backend{name: name, n: new(atomic.Int64), orderShards: 2}
 			if name == "postgres" {
+				b.orderShards = 1
 				// Started by the test itself; a missing installation fails here.
 				b.pg = pgtest.Start(t)
 			}
@@ -400,7 +410,9 @@ func testSagas(t *testing.T, b backend) {
 		id := h.place("c-timeout", "sku-timeout", 3, "1 Main St")
 		h.eventually("the authorisation step to time out (5s)", time.Minute, func() bool {
 			var st, reason string
-			h.sys.DB(system.Order).QueryRow(h.ctx, `SELECT state, reason FROM sagas WHERE order_id = ?`, id).Scan(&st, &reason)
+			for _, db := range h.sys.DBs(system.Order) {
+				db.QueryRow(h.ctx, `SELECT state, reason FROM sagas WHERE order_id = ?`, id).Scan(&st, &reason)
+			}
 			return st == "refunding" && reason == "timed out authorising payment"
 		})
 		// The payment service comes back and sees AuthorizePayment, then
@@ -508,16 +520,18 @@ func readDLQ(t *testing.T, h *harness, n int) map[string]kafka.Message {
 func assertRebuildMatches(t *testing.T, h *harness, b backend) {
 	t.Helper()
 	var ids []string
-	rows, err := h.sys.DB(system.Order).Query(h.ctx, `SELECT order_id FROM sagas`)
-	if err != nil {
-		t.Fatal(err)
+	for _, db := range h.sys.DBs(system.Order) {
+		rows, err := db.Query(h.ctx, `SELECT order_id FROM sagas`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
 	}
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	h.await(ids, time.Minute)
 	target, err := store.Open(h.ctx, b.dsn(t)(system.OrderQuery))
 	if err != nil {
@@ -677,7 +691,7 @@ func TestOneTracePerOrderFromAPICallToCompletion(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	metrics := telemetry.NewMetrics(prometheus.NewRegistry())
-	h := start(t, backend{name: "sqlite", n: new(atomic.Int64)}, func(c *system.Config) { c.Tracer, c.Metrics = tp.Tracer("test"), metrics })
+	h := start(t, backend{name: "sqlite", n: new(atomic.Int64), orderShards: 2}, func(c *system.Config) { c.Tracer, c.Metrics = tp.Tracer("test"), metrics })
 	id := h.place("traced", "sku-happy", 1, "1 Main St")
 	h.await([]string{id}, time.Minute)
 	if got := testutil.ToFloat64(metrics.SagaOutcomes.WithLabelValues("completed")); got != 1 {
