@@ -231,6 +231,9 @@ func (s *System) open(ctx context.Context, name string) ([]*store.DB, error) {
 			return fail(err)
 		}
 		dbs = append(dbs, db)
+		if db.Dialect() != store.SQLite && n > 1 {
+			return fail(fmt.Errorf("OrderShards = %d: sharding is for SQLite only; with PostgreSQL use 1", n))
+		}
 	}
 	if name == Order {
 		if err := order.CheckShards(ctx, dbs); err != nil {
