@@ -28,6 +28,14 @@ var Migrations embed.FS
 // a few milliseconds, and fuller batches leave more CPU to the saga steps.
 const Linger = 20 * time.Millisecond
 
+// FetchMinBytes and FetchWait hold each fetch at the broker until 16 KiB of
+// events or 50ms: one fetch then brings many events instead of one, and
+// confirmation e-mails trail the saga by at most FetchWait plus Linger.
+const (
+	FetchMinBytes = 16 << 10
+	FetchWait     = 50 * time.Millisecond
+)
+
 // Topics the worker consumes.
 var Topics = []string{topics.OrderEvents}
 

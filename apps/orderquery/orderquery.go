@@ -40,6 +40,14 @@ var Migrations embed.FS
 // a few milliseconds, and fuller batches leave more CPU to the saga steps.
 const Linger = 20 * time.Millisecond
 
+// FetchMinBytes and FetchWait hold each fetch at the broker until 16 KiB of
+// events or 50ms: one fetch then brings many events instead of one, and
+// the read model trail the saga by at most FetchWait plus Linger.
+const (
+	FetchMinBytes = 16 << 10
+	FetchWait     = 50 * time.Millisecond
+)
+
 // Topics the read side consumes.
 var Topics = topics.EventTopics
 

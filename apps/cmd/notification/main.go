@@ -17,6 +17,7 @@ func main() {
 		svc := notification.New(env.DB, notification.LogSink{Logger: env.Logger}, env.Logger)
 		mig, _ := fs.Sub(notification.Migrations, "migrations")
 		return process.Service{Unit: runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: notification.Topics, Handle: svc.Handle, Linger: notification.Linger,
+			FetchMinBytes: notification.FetchMinBytes, FetchWait: notification.FetchWait,
 			Workers: []func(context.Context) error{func(ctx context.Context) error { return svc.RunSender(ctx, time.Second) }}}}, nil
 	})
 }

@@ -23,7 +23,8 @@ func main() {
 		svc := &orderquery.Service{DB: env.DB}
 		mig, _ := fs.Sub(orderquery.Migrations, "migrations")
 		s := process.Service{
-			Unit:     runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: orderquery.Topics, Handle: svc.Handle, Linger: orderquery.Linger},
+			Unit: runner.Unit{Name: env.Name, DB: env.DB, Migrations: mig, Topics: orderquery.Topics, Handle: svc.Handle, Linger: orderquery.Linger,
+				FetchMinBytes: orderquery.FetchMinBytes, FetchWait: orderquery.FetchWait},
 			Register: func(g *grpc.Server) { queryv1.RegisterOrderQueryServiceServer(g, svc) },
 		}
 		if *rebuild {

@@ -36,18 +36,23 @@ import (
 )
 
 // NewWriter returns a writer that waits for all in-sync replicas, batches
-// up to 1000 messages per partition, and partitions by key (the order id) so
+// up to 256 messages per partition, and partitions by key (the order id) so
 // each order's messages stay in order. Its callers (the outbox relay, the
 // dead-letter path) write synchronously and hand over everything they have
 // in one call, so nothing more can join a batch while they wait: kafka-go
 // holds every batch that is not full for BatchTimeout, which would only add
 // that much latency to every hop of a saga. Hence 50µs, not milliseconds.
+// kafka-go allocates room for BatchSize messages with every batch, however
+// few it holds: at 1000 that was 152 KB zeroed per batch, several per saga
+// at moderate rates. A relay round of 1000 rows spreads over the topics'
+// partitions, so 256 per partition rarely splits one (Produce requests per
+// saga at full speed 0.16 either way; docs/BENCHMARKS.md, round 8).
 func NewWriter(brokers []string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
-		BatchSize:    1000,
+		BatchSize:    256,
 		BatchBytes:   8 << 20,
 		BatchTimeout: 50 * time.Microsecond,
 		MaxAttempts:  10,
@@ -96,6 +101,14 @@ type Config struct {
 	MaxAttempts int
 	// MaxWait is the reader's fetch wait (at least 2s, see NewConsumer).
 	MaxWait time.Duration
+	// FetchMinBytes and FetchWait, if set, make each fetch wait at the
+	// broker until FetchMinBytes have arrived or FetchWait has passed
+	// (Kafka's fetch.min.bytes and fetch.max.wait.ms), where by default a
+	// fetch returns as soon as one message is there. For consumers off the
+	// saga's path, which may trail by FetchWait: at 2,500 orders/s it cut
+	// the Kafka fetches per saga from 3.3 to 1.3 (docs/BENCHMARKS.md).
+	FetchMinBytes int
+	FetchWait     time.Duration
 	// Linger, if set, makes every batch collect messages for that long (or
 	// until MaxBatch) before it is applied, instead of closing at the first
 	// pause in arrivals: for consumers off the saga's path (read models,
@@ -150,6 +163,9 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	if len(cfg.Shards) > 1 && cfg.ShardOf == nil {
 		errs = append(errs, fmt.Errorf("ShardOf is required with %d Shards", len(cfg.Shards)))
 	}
+	if cfg.FetchMinBytes < 0 || cfg.FetchWait < 0 || (cfg.FetchMinBytes > 1) != (cfg.FetchWait > 0) {
+		errs = append(errs, fmt.Errorf("FetchMinBytes %d and FetchWait %s: set both (bytes > 1, wait > 0) or neither", cfg.FetchMinBytes, cfg.FetchWait))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("eventbus: consumer %q: %w", cfg.Group, err)
 	}
@@ -164,6 +180,11 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	// once (a busy poll); 2s gives a real 1s long poll.
 	if cfg.MaxWait < 2*time.Second {
 		cfg.MaxWait = 2 * time.Second
+	}
+	if cfg.FetchWait > 0 {
+		cfg.MaxWait = time.Second + cfg.FetchWait // the broker waits FetchWait
+	} else {
+		cfg.FetchMinBytes = 1
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -186,7 +207,7 @@ func (c *Consumer) Run(stop, work context.Context) error {
 		Brokers:           c.cfg.Brokers,
 		GroupID:           c.cfg.Group,
 		GroupTopics:       c.cfg.Topics,
-		MinBytes:          1,
+		MinBytes:          c.cfg.FetchMinBytes,
 		MaxBytes:          16 << 20,
 		MaxWait:           c.cfg.MaxWait,
 		QueueCapacity:     2 * c.cfg.MaxBatch,

@@ -49,6 +49,10 @@ type Unit struct {
 	MaxBatch int
 	// Linger, if set, is the consumer's batch window (eventbus.Config.Linger).
 	Linger time.Duration
+	// FetchMinBytes and FetchWait, if set, hold each fetch at the broker
+	// (eventbus.Config.FetchMinBytes).
+	FetchMinBytes int
+	FetchWait     time.Duration
 }
 
 // Env is what all units in a process share.
@@ -135,7 +139,7 @@ func Start(ctx context.Context, u Unit, env Env) (*Running, error) {
 	}
 	cons, err := eventbus.NewConsumer(eventbus.Config{
 		Group: u.Name, Brokers: env.Brokers, Topics: u.Topics, DB: u.DB, Shards: u.Shards, ShardOf: u.ShardOf, Handle: u.Handle,
-		DeadLetter: w, MaxBatch: u.MaxBatch, Linger: u.Linger, Logger: logger, Tracer: env.Tracer, Metrics: env.Metrics,
+		DeadLetter: w, MaxBatch: u.MaxBatch, Linger: u.Linger, FetchMinBytes: u.FetchMinBytes, FetchWait: u.FetchWait, Logger: logger, Tracer: env.Tracer, Metrics: env.Metrics,
 		AfterCommit: func() {
 			for _, wk := range wakes {
 				wk.Notify()

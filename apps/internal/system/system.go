@@ -291,12 +291,14 @@ func (s *System) unit(name string, dbs []*store.DB) (runner.Unit, error) {
 		s.query = svc
 		s.mu.Unlock()
 		u.Migrations, u.Topics, u.Handle, u.Linger = Migrations(name), orderquery.Topics, svc.Handle, orderquery.Linger
+		u.FetchMinBytes, u.FetchWait = orderquery.FetchMinBytes, orderquery.FetchWait
 	case Notification:
 		svc := notification.New(db, s.cfg.Sink, s.cfg.Logger.With("service", name))
 		s.mu.Lock()
 		s.notification = svc
 		s.mu.Unlock()
 		u.Migrations, u.Topics, u.Handle, u.Linger = Migrations(name), notification.Topics, svc.Handle, notification.Linger
+		u.FetchMinBytes, u.FetchWait = notification.FetchMinBytes, notification.FetchWait
 		u.Workers = []func(context.Context) error{func(ctx context.Context) error { return svc.RunSender(ctx, 100*time.Millisecond) }}
 	default:
 		return u, fmt.Errorf("system: unknown service %q", name)
