@@ -47,9 +47,6 @@ func main() {
 			return process.Service{}, err
 		}
 		shards := []*store.DB{env.DB}
-		if n > 1 && env.DB.Dialect() != store.SQLite {
-			return process.Service{}, fmt.Errorf("ORDERMESH_ORDER_SHARDS = %d: sharding is for SQLite only; with PostgreSQL use 1", n)
-		}
 		for i := 1; i < n; i++ {
 			db, err := env.OpenShard(ctx, i)
 			if err != nil {

@@ -193,7 +193,7 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 	var shards []*store.DB
 	openShard := func(ctx context.Context, i int) (*store.DB, error) {
 		if db.Dialect() != store.SQLite {
-			return nil, fmt.Errorf("%s: sharding is for SQLite only", dsn)
+			return nil, errors.New("sharding is for SQLite only; with PostgreSQL use one database")
 		}
 		sdb, err := store.Open(ctx, store.ShardPath(dsn, i))
 		if err != nil {

@@ -99,9 +99,13 @@ func (u Unit) DBs() []*store.DB {
 
 // Migrate applies the unit's migrations to each of its databases.
 func Migrate(ctx context.Context, u Unit) error {
-	for i, db := range u.DBs() {
+	dbs := u.DBs()
+	for i, db := range dbs {
 		if err := db.Migrate(ctx, u.Migrations); err != nil {
-			return fmt.Errorf("runner: %s: shard %d: %w", u.Name, i, err)
+			if len(dbs) > 1 {
+				return fmt.Errorf("runner: %s: shard %d: %w", u.Name, i, err)
+			}
+			return fmt.Errorf("runner: %s: %w", u.Name, err)
 		}
 	}
 	return nil
