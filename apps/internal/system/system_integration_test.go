@@ -270,6 +270,17 @@ func TestOrderSystem(t *testing.T) {
 			t.Run("duplicate delivery of every event has no double effect", func(t *testing.T) { testDuplicates(t, b) })
 			t.Run("services killed mid-saga lose and double-charge nothing", func(t *testing.T) { testCrash(t, b) })
 			t.Run("order and payment processes SIGKILLed mid-saga lose and double-charge nothing", func(t *testing.T) { testSIGKILL(t, b, svcBins) })
+			if b.pg != nil {
+				t.Run("order shards are refused, naming the setting", func(t *testing.T) {
+					sys, err := system.Start(context.Background(), system.Config{DSN: b.dsn(t), OrderShards: 2})
+					if err == nil {
+						sys.Stop(context.Background())
+					}
+					if err == nil || !strings.Contains(err.Error(), "OrderShards = 2: sharding is for SQLite only") {
+						t.Fatalf("Start with 2 order shards on PostgreSQL: %v, want the setting named", err)
+					}
+				})
+			}
 		})
 	}
 }
