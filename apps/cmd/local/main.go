@@ -31,6 +31,7 @@ import (
 	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
 	"github.com/ordermesh/ordermesh/apps/gen/queryv1"
 	"github.com/ordermesh/ordermesh/apps/internal/process"
+	"github.com/ordermesh/ordermesh/apps/internal/store"
 	"github.com/ordermesh/ordermesh/apps/internal/system"
 	"github.com/ordermesh/ordermesh/apps/internal/telemetry"
 	"github.com/ordermesh/ordermesh/apps/order"
@@ -97,11 +98,7 @@ func run(dir, orderAddr, queryAddr, metricsAddr string, declineAbove int64, late
 	}
 	for _, name := range system.Names {
 		for i, db := range sys.DBs(name) {
-			label := name
-			if i > 0 {
-				label = fmt.Sprintf("%s-%d", name, i)
-			}
-			reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), label))
+			reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), store.ShardName(name, i)))
 		}
 	}
 	defer func() {

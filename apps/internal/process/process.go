@@ -199,7 +199,7 @@ func run(name string, logger *slog.Logger, build func(ctx context.Context, env E
 		if err != nil {
 			return nil, err
 		}
-		reg.MustRegister(collectors.NewDBStatsCollector(sdb.SQL(), fmt.Sprintf("%s-%d", name, i)))
+		reg.MustRegister(collectors.NewDBStatsCollector(sdb.SQL(), store.ShardName(name, i)))
 		shards = append(shards, sdb)
 		return sdb, nil
 	}

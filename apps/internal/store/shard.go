@@ -20,15 +20,22 @@ func ShardOf(key string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// ShardPath names shard i of a SQLite database split into files: path
-// itself for shard 0, and for shard i "-<i>" before the ".db" extension
-// (order.db, order-1.db, ...), or at the end when there is none.
-func ShardPath(path string, i int) string {
+// ShardName names shard i of a database split into shards: base itself for
+// shard 0, "<base>-<i>" for the others (order, order-1, ...). Files, DSN keys
+// and metric labels of the shards all follow it.
+func ShardName(base string, i int) string {
 	if i == 0 {
-		return path
+		return base
 	}
+	return fmt.Sprintf("%s-%d", base, i)
+}
+
+// ShardPath names shard i of a SQLite database split into files: ShardName
+// of the path before its ".db" extension (order.db, order-1.db, ...), or of
+// the whole path when there is none.
+func ShardPath(path string, i int) string {
 	if base, ok := strings.CutSuffix(path, ".db"); ok {
-		return fmt.Sprintf("%s-%d.db", base, i)
+		return ShardName(base, i) + ".db"
 	}
-	return fmt.Sprintf("%s-%d", path, i)
+	return ShardName(path, i)
 }

@@ -34,6 +34,15 @@ func TestShardOfIsStableAndSpreadsKeys(t *testing.T) {
 	}
 }
 
+func TestShardNameKeepsTheBaseForShardZero(t *testing.T) {
+	if got := ShardName("order", 0); got != "order" {
+		t.Errorf(`ShardName("order", 0) = %q, want "order"`, got)
+	}
+	if got := ShardName("order", 2); got != "order-2" {
+		t.Errorf(`ShardName("order", 2) = %q, want "order-2"`, got)
+	}
+}
+
 func TestShardPathNamesFilesBesideTheFirst(t *testing.T) {
 	for _, tc := range []struct {
 		path string

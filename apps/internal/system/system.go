@@ -176,29 +176,24 @@ func (s *System) start(ctx context.Context, name string, seed bool) error {
 	if err != nil {
 		return err
 	}
-	closeAll := func() {
-		for _, db := range dbs {
-			db.Close()
-		}
-	}
 	u, err := s.unit(name, dbs)
 	if err != nil {
-		closeAll()
+		closeAll(dbs)
 		return err
 	}
 	if seed && len(s.cfg.Stock) > 0 {
 		if err := runner.Migrate(ctx, u); err != nil {
-			closeAll()
+			closeAll(dbs)
 			return err
 		}
 		if err := s.InventoryService().SetStock(ctx, s.cfg.Stock); err != nil {
-			closeAll()
+			closeAll(dbs)
 			return err
 		}
 	}
 	r, err := runner.Start(ctx, u, s.env)
 	if err != nil {
-		closeAll()
+		closeAll(dbs)
 		return err
 	}
 	s.mu.Lock()
@@ -216,17 +211,11 @@ func (s *System) open(ctx context.Context, name string) ([]*store.DB, error) {
 	}
 	var dbs []*store.DB
 	fail := func(err error) ([]*store.DB, error) {
-		for _, db := range dbs {
-			db.Close()
-		}
+		closeAll(dbs)
 		return nil, fmt.Errorf("system: %s: %w", name, err)
 	}
 	for i := range n {
-		dsn := s.cfg.DSN(name)
-		if i > 0 {
-			dsn = s.cfg.DSN(fmt.Sprintf("%s-%d", name, i))
-		}
-		db, err := store.Open(ctx, dsn)
+		db, err := store.Open(ctx, s.cfg.DSN(store.ShardName(name, i)))
 		if err != nil {
 			return fail(err)
 		}
@@ -241,6 +230,12 @@ func (s *System) open(ctx context.Context, name string) ([]*store.DB, error) {
 		}
 	}
 	return dbs, nil
+}
+
+func closeAll(dbs []*store.DB) {
+	for _, db := range dbs {
+		db.Close()
+	}
 }
 
 func sub(f fs.FS) fs.FS {
@@ -333,9 +328,7 @@ func (s *System) Kill(name string) {
 	if r != nil {
 		r.Kill()
 	}
-	for _, db := range dbs {
-		db.Close()
-	}
+	closeAll(dbs)
 }
 
 // Restart starts a killed service again on its database.
@@ -360,9 +353,7 @@ func (s *System) Stop(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for _, dbs := range s.dbs {
-		for _, db := range dbs {
-			db.Close()
-		}
+		closeAll(dbs)
 	}
 	s.mu.Unlock()
 	return errors.Join(errs...)
