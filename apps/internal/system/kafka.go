@@ -3,6 +3,7 @@ package system
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,14 @@ import (
 
 // Partitions per topic in the local cluster unless StartKafka is told otherwise.
 const Partitions = 6
+
+// segmentBytes is the size at which kfake rolls a partition's log segment.
+// kfake keeps segments in memory and grows one by doubling a byte slice, on
+// its single request loop: at its default of 100 MiB, each doubling of a
+// 32 or 64 MiB segment copied for 20–40 ms while every broker stood still
+// (a runtime trace of the benchmark's 60–110 ms latency spikes). At 1 MiB
+// a roll is a new small slice and a copy is at most 1 MiB.
+const segmentBytes = 1 << 20
 
 // Kafka is an in-process 3-broker Kafka-protocol cluster (kfake) on 127.0.0.1
 // with every topic created. It is a test and local-run stand-in for a real
@@ -29,7 +38,8 @@ func StartKafka(ctx context.Context, partitions int) (*Kafka, error) {
 	if partitions <= 0 {
 		partitions = Partitions
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(time.Second))
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(time.Second),
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}))
 	if err != nil {
 		return nil, fmt.Errorf("system: start kfake: %w", err)
 	}
