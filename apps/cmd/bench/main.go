@@ -5,10 +5,12 @@
 // produce/consume rate and the raw single-transaction rate of the store.
 //
 //	go run ./apps/cmd/bench [-orders 20000] [-concurrency 64] [-partitions 2] [-order-shards 1] [-cpuprofile FILE]
+//	    [-low-rate 2500 -cpuprofile-low FILE] [-trace-slow FILE -trace-slow-over 60ms]
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -16,7 +18,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -51,6 +55,8 @@ func main() {
 	orderShards := flag.Int("order-shards", 1, "SQLite files the order service's orders are split over")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the full-speed pass to this file")
 	lowProfile := flag.String("cpuprofile-low", "", "write a CPU profile of the -low-rate pass to this file")
+	traceSlow := flag.String("trace-slow", "", "write a runtime trace of the seconds before the -low-rate pass's first saga slower than -trace-slow-over to this file")
+	traceSlowOver := flag.Duration("trace-slow-over", 60*time.Millisecond, "latency that triggers -trace-slow")
 	// kfake runs each observer on a goroutine of its own and waits for it,
 	// so counting adds a hand-off to every request: a diagnostic, off by
 	// default so that it does not colour the other figures.
@@ -106,10 +112,14 @@ func main() {
 		return r.GetOrderId(), err
 	}
 	placed := 0
-	var sustained float64 // sagas/s including the read side catching up
+	var sustained float64       // sagas/s including the read side catching up
+	var arm func(*load.Tracker) // -trace-slow, on the -low-rate pass
 	run := func(n int, rate float64) load.Result {
 		start := time.Now()
 		tracker = load.NewTracker(n)
+		if arm != nil {
+			arm(tracker)
+		}
 		res, err := load.Drive(ctx, tracker, n, rate, *concurrency, 5*time.Minute, create)
 		if err != nil {
 			log.Fatalf("%v (%v)", err, res)
@@ -156,7 +166,10 @@ func main() {
 		cpu0 := cpuTime()
 		n := int(*lowRate * float64(*halfSeconds))
 		p0 := takeProbe(sys, requests)
+		var stopTrace func()
+		arm, stopTrace = traceFirstSlow(*traceSlow, *traceSlowOver)
 		lowRes = run(n, *lowRate)
+		stopTrace()
 		lowProbe = takeProbe(sys, requests).since(p0)
 		lowCPUPerSaga = (cpuTime() - cpu0) / time.Duration(n)
 		stop()
@@ -270,6 +283,50 @@ func waitQuiet(ctx context.Context, sys *system.System, placed int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("read model and e-mails did not catch up with %d orders", placed)
+}
+
+// traceFirstSlow keeps a flight recording of the runtime trace (the last few
+// seconds) and, once arm has been given the pass's tracker, writes it to path
+// shortly after the first saga slower than over: where the cause of a
+// latency spike can be read (go tool trace). stop ends the recording.
+func traceFirstSlow(path string, over time.Duration) (arm func(*load.Tracker), stop func()) {
+	if path == "" {
+		return nil, func() {}
+	}
+	fr := trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: 3 * time.Second, MaxBytes: 256 << 20})
+	if err := fr.Start(); err != nil {
+		log.Fatalf("flight recorder: %v", err)
+	}
+	var mu sync.Mutex
+	written := false
+	arm = func(tr *load.Tracker) {
+		tr.OnSlow(over, func(start, end time.Time) {
+			time.Sleep(100 * time.Millisecond) // the spike's aftermath too
+			mu.Lock()
+			defer mu.Unlock()
+			if written || !fr.Enabled() {
+				return
+			}
+			written = true
+			f, err := os.Create(path)
+			if err == nil {
+				_, err = fr.WriteTo(f)
+				err = errors.Join(err, f.Close())
+			}
+			if err != nil {
+				log.Fatalf("trace-slow: %v", err)
+			}
+			log.Printf("trace-slow: a saga took %s (created %s); runtime trace of the seconds before in %s", end.Sub(start).Round(time.Microsecond), start.Format("15:04:05.000000"), path)
+		})
+	}
+	return arm, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !written {
+			log.Printf("trace-slow: no saga took over %s; no trace written", over)
+		}
+		fr.Stop()
+	}
 }
 
 // cpuTime is the CPU time (user + system) this process has used.

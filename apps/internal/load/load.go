@@ -20,6 +20,8 @@ type Tracker struct {
 	done      chan struct{}
 	want      int
 	lastDone  time.Time
+	slowOver  time.Duration
+	onSlow    func(start, end time.Time)
 }
 
 // NewTracker expects want finishes.
@@ -54,8 +56,20 @@ func (tr *Tracker) Finish(id, outcome string) {
 	tr.finish(start, now)
 }
 
+// OnSlow has f called once, on a goroutine of its own, for the first saga
+// that takes longer than over (the benchmark snapshots a runtime trace then).
+func (tr *Tracker) OnSlow(over time.Duration, f func(start, end time.Time)) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.slowOver, tr.onSlow = over, f
+}
+
 func (tr *Tracker) finish(start, end time.Time) {
 	tr.latencies = append(tr.latencies, end.Sub(start))
+	if f := tr.onSlow; f != nil && end.Sub(start) > tr.slowOver {
+		tr.onSlow = nil
+		go f(start, end)
+	}
 	tr.lastDone = end
 	if len(tr.latencies) == tr.want {
 		close(tr.done)

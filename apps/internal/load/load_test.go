@@ -25,3 +25,28 @@ func TestDrivePairsStartsWithFinishesInAnyOrder(t *testing.T) {
 		t.Errorf("result %v", res)
 	}
 }
+
+func TestOnSlowFiresOnceForTheFirstSagaOverTheBound(t *testing.T) {
+	tr := NewTracker(4)
+	got := make(chan time.Duration, 4)
+	tr.OnSlow(50*time.Millisecond, func(start, end time.Time) { got <- end.Sub(start) })
+	t0 := time.Now()
+	for i, took := range []time.Duration{10, 40, 80, 90} { // ms
+		id := fmt.Sprint(i)
+		tr.Start(id, t0.Add(-took*time.Millisecond))
+		tr.Finish(id, "completed")
+	}
+	select {
+	case d := <-got:
+		if d < 80*time.Millisecond || d >= 90*time.Millisecond {
+			t.Errorf("called for a saga of %s, want the first one over 50ms (80ms)", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not called for sagas of 80 and 90 ms")
+	}
+	select {
+	case d := <-got:
+		t.Errorf("called again, for %s", d)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
