@@ -170,6 +170,7 @@ func main() {
 		arm, stopTrace = traceFirstSlow(*traceSlow, *traceSlowOver)
 		lowRes = run(n, *lowRate)
 		stopTrace()
+		arm = nil
 		lowProbe = takeProbe(sys, requests).since(p0)
 		lowCPUPerSaga = (cpuTime() - cpu0) / time.Duration(n)
 		stop()
@@ -297,17 +298,21 @@ func traceFirstSlow(path string, over time.Duration) (arm func(*load.Tracker), s
 	if err := fr.Start(); err != nil {
 		log.Fatalf("flight recorder: %v", err)
 	}
-	var mu sync.Mutex
-	written := false
+	var (
+		mu             sync.Mutex
+		fired, written bool
+	)
 	arm = func(tr *load.Tracker) {
 		tr.OnSlow(over, func(start, end time.Time) {
+			mu.Lock()
+			fired = true
+			mu.Unlock()
 			time.Sleep(100 * time.Millisecond) // the spike's aftermath too
 			mu.Lock()
 			defer mu.Unlock()
-			if written || !fr.Enabled() {
-				return
+			if !fr.Enabled() {
+				return // the pass ended first
 			}
-			written = true
 			f, err := os.Create(path)
 			if err == nil {
 				_, err = fr.WriteTo(f)
@@ -316,14 +321,18 @@ func traceFirstSlow(path string, over time.Duration) (arm func(*load.Tracker), s
 			if err != nil {
 				log.Fatalf("trace-slow: %v", err)
 			}
+			written = true
 			log.Printf("trace-slow: a saga took %s (created %s); runtime trace of the seconds before in %s", end.Sub(start).Round(time.Microsecond), start.Format("15:04:05.000000"), path)
 		})
 	}
 	return arm, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if !written {
+		switch {
+		case !fired:
 			log.Printf("trace-slow: no saga took over %s; no trace written", over)
+		case !written:
+			log.Printf("trace-slow: the first saga over %s finished as the pass ended; no trace written", over)
 		}
 		fr.Stop()
 	}
