@@ -4,11 +4,16 @@ package system_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 )
+
+// sessionExpiry is when a member of a crowded group is past the services'
+// 10 s session timeout, with room.
+const sessionExpiry = 15 * time.Second
 
 // awaitSoleMember waits until group is stable with exactly one member: the
 // process restarted after a kill owns every partition again.
@@ -17,20 +22,19 @@ import (
 // here). kfake sometimes keeps one for good, with its partitions, after a
 // rebalance it was caught in (apps/README.md), and the sagas behind those
 // partitions would wait for ever. So a group that has had more than one
-// member for longer than a session timeout is emptied here, as the broker's
-// expiry would: the live member finds its membership gone and rejoins alone.
-func awaitSoleMember(t *testing.T, brokers []string, group string) {
+// member for longer than expiry (sessionExpiry for the services' groups) is
+// emptied here, as the broker's expiry would: the live member finds its
+// membership gone and rejoins alone.
+func awaitSoleMember(t *testing.T, brokers []string, group string, expiry time.Duration) {
 	t.Helper()
-	const expiry = 15 * time.Second // the 10 s session timeout, with room
 	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	deadline := time.Now().Add(75 * time.Second)
 	var crowdedSince time.Time
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		g, err := describeGroup(ctx, brokers, group)
 		cancel()
-		if err == nil && len(resp.Groups) == 1 {
-			g := resp.Groups[0]
+		if err == nil {
 			if g.GroupState == "Stable" && len(g.Members) == 1 {
 				return
 			}
@@ -41,7 +45,7 @@ func awaitSoleMember(t *testing.T, brokers []string, group string) {
 				crowdedSince = time.Now()
 			case time.Since(crowdedSince) > expiry:
 				logGroup(t, brokers, group)
-				t.Logf("group %s: %d members for over %s, past any session timeout: expiring them as a broker would", group, len(g.Members), expiry)
+				t.Logf("group %s: %d members for over %s: expiring them as a broker would", group, len(g.Members), expiry)
 				leave := &kafka.LeaveGroupRequest{GroupID: group}
 				for _, m := range g.Members {
 					leave.Members = append(leave.Members, kafka.LeaveGroupRequestMember{ID: m.MemberID})
@@ -62,6 +66,19 @@ func awaitSoleMember(t *testing.T, brokers []string, group string) {
 	}
 }
 
+// describeGroup returns what the cluster says of one group.
+func describeGroup(ctx context.Context, brokers []string, group string) (kafka.DescribeGroupsResponseGroup, error) {
+	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	resp, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return kafka.DescribeGroupsResponseGroup{}, err
+	}
+	if len(resp.Groups) != 1 {
+		return kafka.DescribeGroupsResponseGroup{}, fmt.Errorf("describe group %s: %d groups in the answer", group, len(resp.Groups))
+	}
+	return resp.Groups[0], resp.Groups[0].Error
+}
+
 // logGroup logs a group's members and, per partition, its committed offset
 // against the end of the log: what a stuck consumer looks like.
 func logGroup(t *testing.T, brokers []string, group string) {
@@ -69,12 +86,11 @@ func logGroup(t *testing.T, brokers []string, group string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	dg, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
-	if err != nil || len(dg.Groups) != 1 {
+	g, err := describeGroup(ctx, brokers, group)
+	if err != nil {
 		t.Logf("group %s: describe: %v", group, err)
 		return
 	}
-	g := dg.Groups[0]
 	t.Logf("group %s: %s, %d members", group, g.GroupState, len(g.Members))
 	parts := map[string][]int{}
 	ends := map[string][]kafka.OffsetRequest{}

@@ -198,8 +198,8 @@ func testSIGKILL(t *testing.T, b backend, bins serviceBinaries) {
 	// see apps/README.md.) Orders keep flowing throughout, so every kill
 	// still lands mid-saga.
 	settle := func() {
-		awaitSoleMember(t, k.Brokers, system.Order)
-		awaitSoleMember(t, k.Brokers, system.Payment)
+		awaitSoleMember(t, k.Brokers, system.Order, sessionExpiry)
+		awaitSoleMember(t, k.Brokers, system.Payment, sessionExpiry)
 		time.Sleep(300 * time.Millisecond)
 	}
 	settle()
