@@ -62,6 +62,7 @@ func main() {
 	// default so that it does not colour the other figures.
 	countRequests := flag.Bool("count-requests", false, "count Kafka requests per saga (slows kfake down a little)")
 	flag.Parse()
+	system.OneMoreProc() // as the local runner does; GOMAXPROCS=2 in the environment measures without
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "ordermesh-bench-")
 	if err != nil {

@@ -47,6 +47,7 @@ func main() {
 	latency := flag.Duration("gateway-latency", 5*time.Millisecond, "simulated gateway latency")
 	quiet := flag.Bool("quiet", false, "log warnings and errors only")
 	flag.Parse()
+	system.OneMoreProc()
 	level := slog.LevelInfo
 	if *quiet {
 		level = slog.LevelWarn
