@@ -5,10 +5,9 @@ import (
 	"runtime"
 )
 
-// OneMoreProc raises GOMAXPROCS by one above its default, unless the
-// GOMAXPROCS environment variable chose it, and returns the value in effect.
-// The benchmark and the local runner call it: they run six SQLite services
-// in one process.
+// OneMoreProc raises GOMAXPROCS by one, unless the GOMAXPROCS environment
+// variable chose it. The benchmark and the local runner call it once, at
+// start: they run six SQLite services in one process.
 //
 // Each service's WAL checkpoint ends in an fsync that waits on the disk
 // (0.7 ms typical, 3–9 ms at the tail here, about 30 a second at 2,500
@@ -20,11 +19,8 @@ import (
 // costs some CPU in scheduling when no one is blocked. Setting GOMAXPROCS
 // explicitly also stops the runtime from following the container's CPU
 // limit as it changes.
-func OneMoreProc() int {
-	if os.Getenv("GOMAXPROCS") != "" {
-		return runtime.GOMAXPROCS(0)
+func OneMoreProc() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	}
-	n := runtime.GOMAXPROCS(0) + 1
-	runtime.GOMAXPROCS(n)
-	return n
 }
