@@ -6,7 +6,6 @@ import (
 )
 
 func TestOneMoreProc(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for _, tc := range []struct {
 		name, env string
 		add       int
@@ -17,11 +16,11 @@ func TestOneMoreProc(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GOMAXPROCS", tc.env)
 			before := runtime.GOMAXPROCS(0)
+			defer runtime.GOMAXPROCS(before)
 			OneMoreProc()
 			if got, want := runtime.GOMAXPROCS(0), before+tc.add; got != want {
 				t.Errorf("GOMAXPROCS %d; want %d", got, want)
 			}
-			runtime.GOMAXPROCS(before)
 		})
 	}
 }
