@@ -36,6 +36,7 @@ func TestBenchRunsTheWholeSystemAndReportsEveryRow(t *testing.T) {
 		`end-to-end latency at 300 orders/s \(300 orders\) p50 / p99 / max \| ` + ms + ` / ` + ms + ` / ` + ms,
 		`process CPU \(user\+sys\) per saga at 300 orders/s \| ` + number + ` µs`,
 		`database connection, per second, at 300 orders/s \| order ` + number + ` s`,
+		`disk: sync of a 4 KiB write beside the databases every 50ms at 300 orders/s, p50 / p99 / max \| ` + ms + ` / ` + ms + ` / ` + ms,
 		`raw kfake produce, 256 B, acks=all \(msgs/s\) \| ` + number,
 		`raw kfake consume, consumer group \(msgs/s\) \| ` + number,
 		`raw store: one saga-step transaction per message \(tx/s\) \| ` + number,

@@ -26,3 +26,25 @@ func TestVerdictJudgesBothBoundsOfTheTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestQuantilesReadTheSortedSamples(t *testing.T) {
+	var hundred []time.Duration
+	for i := 1; i <= 100; i++ {
+		hundred = append(hundred, time.Duration(i)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		want   string
+	}{
+		{"none", nil, "no samples"},
+		{"one", []time.Duration{1500 * time.Microsecond}, "1.5 ms / 1.5 ms / 1.5 ms"},
+		{"hundred", hundred, "50.0 ms / 99.0 ms / 100.0 ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := quantiles(tc.sorted); got != tc.want {
+				t.Errorf("quantiles = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}

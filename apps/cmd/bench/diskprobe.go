@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// startDiskProbe times the disk the databases live on while a pass runs:
+// every interval it rewrites 4 KiB of a file in dir and syncs it, as a WAL
+// checkpoint does. SQLite checkpoints inside a commit, so a sync that stalls
+// here stalls that service's transactions too, and the report can tell a
+// slow disk from slow code. stop returns the sync times, sorted.
+func startDiskProbe(dir string, every time.Duration) (stop func() ([]time.Duration, error), err error) {
+	f, err := os.Create(filepath.Join(dir, "disk-probe"))
+	if err != nil {
+		return nil, fmt.Errorf("disk probe: %w", err)
+	}
+	quit := make(chan struct{})
+	type result struct {
+		syncs []time.Duration
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		block := make([]byte, 4096)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				done <- r
+				return
+			case <-t.C:
+			}
+			block[0] = byte(i)
+			start := time.Now()
+			if _, r.err = f.WriteAt(block, 0); r.err == nil {
+				r.err = f.Sync()
+			}
+			if r.err != nil {
+				<-quit
+				done <- r
+				return
+			}
+			r.syncs = append(r.syncs, time.Since(start))
+		}
+	}()
+	return func() ([]time.Duration, error) {
+		close(quit)
+		r := <-done
+		slices.Sort(r.syncs)
+		if err := f.Close(); r.err == nil {
+			r.err = err
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("disk probe: %w", r.err)
+		}
+		return r.syncs, nil
+	}, nil
+}
+
+// quantiles formats p50 / p99 / max of sorted durations.
+func quantiles(sorted []time.Duration) string {
+	if len(sorted) == 0 {
+		return "no samples"
+	}
+	at := func(q float64) time.Duration { return sorted[int(float64(len(sorted)-1)*q)] }
+	return fmt.Sprintf("%s / %s / %s", ms(at(0.5)), ms(at(0.99)), ms(sorted[len(sorted)-1]))
+}
