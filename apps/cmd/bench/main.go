@@ -7,9 +7,9 @@
 //	go run ./apps/cmd/bench [-orders 20000] [-concurrency 64] [-partitions 2] [-order-shards 1] [-cpuprofile FILE]
 //	    [-low-rate 2500 -cpuprofile-low FILE] [-trace-slow FILE -trace-slow-over 60ms]
 //
-// The last row holds the run against the project's target: at least 5,000
-// completed sagas/s at full speed, and p99 under 50 ms at half that rate,
-// 2,500 orders/s (the default -low-rate).
+// The report's last row judges the run against the project's target: at
+// least 5,000 completed sagas/s at full speed, and p99 under 50 ms at half
+// that rate, 2,500 orders/s (the default -low-rate).
 package main
 
 import (
