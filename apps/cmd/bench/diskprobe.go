@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/ordermesh/ordermesh/apps/internal/load"
 )
 
 // startDiskProbe times the disk the databases live on while a pass runs:
@@ -68,6 +70,5 @@ func quantiles(sorted []time.Duration) string {
 	if len(sorted) == 0 {
 		return "no samples"
 	}
-	at := func(q float64) time.Duration { return sorted[int(float64(len(sorted)-1)*q)] }
-	return fmt.Sprintf("%s / %s / %s", ms(at(0.5)), ms(at(0.99)), ms(sorted[len(sorted)-1]))
+	return fmt.Sprintf("%s / %s / %s", ms(load.Quantile(sorted, 0.5)), ms(load.Quantile(sorted, 0.99)), ms(sorted[len(sorted)-1]))
 }

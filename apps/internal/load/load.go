@@ -163,14 +163,16 @@ feed:
 	}
 	res.Elapsed = tr.lastDone.Sub(start)
 	res.Throughput = float64(len(lat)) / res.Elapsed.Seconds()
-	res.P50, res.P99, res.Max = pct(lat, 0.50), pct(lat, 0.99), lat[len(lat)-1]
+	res.P50, res.P99, res.Max = Quantile(lat, 0.50), Quantile(lat, 0.99), lat[len(lat)-1]
 	if len(lat) < n {
 		return res, fmt.Errorf("load: only %d of %d sagas finished within %s", len(lat), n, timeout)
 	}
 	return res, nil
 }
 
-func pct(sorted []time.Duration, q float64) time.Duration {
+// Quantile returns the q-quantile (0 ≤ q ≤ 1) of sorted, which must not be
+// empty: the sample at rank ⌊(n-1)·q⌋.
+func Quantile(sorted []time.Duration, q float64) time.Duration {
 	i := int(float64(len(sorted)-1) * q)
 	return sorted[i]
 }
