@@ -31,14 +31,13 @@ func startDiskProbe(dir string, every time.Duration) (stop func() ([]time.Durati
 		block := make([]byte, 4096)
 		t := time.NewTicker(every)
 		defer t.Stop()
-		for i := 0; ; i++ {
+		for {
 			select {
 			case <-quit:
 				done <- r
 				return
 			case <-t.C:
 			}
-			block[0] = byte(i)
 			start := time.Now()
 			if _, r.err = f.WriteAt(block, 0); r.err == nil {
 				r.err = f.Sync()

@@ -230,8 +230,8 @@ func main() {
 	fmt.Printf("| target: ≥ %d sagas/s at full speed, p99 < %s at %d orders/s | %s |\n", targetSagas, ms(targetP99), targetRate, verdict(full.Throughput, *lowRate, lowRes.P99))
 }
 
-// diskProbeEvery spaces the disk probe's syncs: 200 in a 10 s pass, so a
-// stall of the disk shows, for a load next to nothing beside the databases'.
+// diskProbeEvery spaces the disk probe's syncs: 200 in a 10 s pass, enough
+// to show a stall and too few to load the disk the databases share.
 const diskProbeEvery = 50 * time.Millisecond
 
 // The project's benchmark target (issue #5): at least targetSagas completed
