@@ -115,9 +115,11 @@ func TestClearStale(t *testing.T) {
 			wantErr: "already running",
 		},
 		{
-			name:      "an incomplete run's leftover processes are stopped",
-			ready:     false,
-			procs:     func(t *testing.T) []process { return []process{startSleeper(t), {Name: "gone", PID: 1 << 22, Binary: "/nonexistent"}} },
+			name:  "an incomplete run's leftover processes are stopped",
+			ready: false,
+			procs: func(t *testing.T) []process {
+				return []process{startSleeper(t), {Name: "gone", PID: 1 << 22, Binary: "/nonexistent"}}
+			},
 			wantStops: true,
 		},
 		{
