@@ -32,6 +32,7 @@ import (
 
 	"github.com/ordermesh/ordermesh/apps/gen/eventsv1"
 	"github.com/ordermesh/ordermesh/apps/gen/orderv1"
+	"github.com/ordermesh/ordermesh/apps/internal/diskprobe"
 	"github.com/ordermesh/ordermesh/apps/internal/eventbus"
 	"github.com/ordermesh/ordermesh/apps/internal/events"
 	"github.com/ordermesh/ordermesh/apps/internal/load"
@@ -174,7 +175,7 @@ func main() {
 		p0 := takeProbe(sys, requests)
 		var stopTrace func()
 		arm, stopTrace = traceFirstSlow(*traceSlow, *traceSlowOver)
-		stopDisk, err := startDiskProbe(dir, diskProbeEvery)
+		stopDisk, err := diskprobe.Start(dir, diskProbeEvery)
 		if err != nil {
 			log.Fatal(err)
 		}

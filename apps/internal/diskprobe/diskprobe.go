@@ -1,4 +1,9 @@
-package main
+// Package diskprobe times the disk a service's databases live on: every
+// interval it rewrites 4 KiB of a file and syncs it, as a WAL checkpoint
+// does. SQLite checkpoints inside a commit, so a sync that stalls here stalls
+// that service's transactions too, and a benchmark report can tell a slow
+// disk from slow code.
+package diskprobe
 
 import (
 	"fmt"
@@ -6,16 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/ordermesh/ordermesh/apps/internal/load"
 )
 
-// startDiskProbe times the disk the databases live on while a pass runs:
-// every interval it rewrites 4 KiB of a file in dir and syncs it, as a WAL
-// checkpoint does. SQLite checkpoints inside a commit, so a sync that stalls
-// here stalls that service's transactions too, and the report can tell a
-// slow disk from slow code. stop returns the sync times, sorted.
-func startDiskProbe(dir string, every time.Duration) (stop func() ([]time.Duration, error), err error) {
+// Start probes a file in dir every interval until stop, which returns the
+// sync times, sorted.
+func Start(dir string, every time.Duration) (stop func() ([]time.Duration, error), err error) {
 	f, err := os.Create(filepath.Join(dir, "disk-probe"))
 	if err != nil {
 		return nil, fmt.Errorf("disk probe: %w", err)
@@ -62,12 +62,4 @@ func startDiskProbe(dir string, every time.Duration) (stop func() ([]time.Durati
 		}
 		return r.syncs, nil
 	}, nil
-}
-
-// quantiles formats p50 / p99 / max of sorted durations.
-func quantiles(sorted []time.Duration) string {
-	if len(sorted) == 0 {
-		return "no samples"
-	}
-	return fmt.Sprintf("%s / %s / %s", ms(load.Quantile(sorted, 0.5)), ms(load.Quantile(sorted, 0.99)), ms(sorted[len(sorted)-1]))
 }
